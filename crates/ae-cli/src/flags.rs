@@ -1,0 +1,168 @@
+//! Command-line flags.
+
+use std::path::PathBuf;
+
+use ae_backend::{BackendKind, WgpuDeviceChoice};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Train, evaluate and use autoencoders (plain, denoising and variational) on burn.
+#[derive(Debug, Parser)]
+#[command(name = "ae", version, about)]
+pub struct Cli {
+    /// Backend to run on: ndarray (default), flex or wgpu (needs the matching cargo feature).
+    #[arg(long, global = true, value_parser = parse_backend)]
+    pub backend: Option<BackendKind>,
+    /// wgpu adapter: default, discrete, integrated or cpu.
+    #[arg(long, global = true, default_value = "default", value_parser = parse_device)]
+    pub wgpu_device: WgpuDeviceChoice,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_backend(s: &str) -> Result<BackendKind, String> {
+    s.parse().map_err(|e: ae_backend::BackendError| e.to_string())
+}
+
+fn parse_device(s: &str) -> Result<WgpuDeviceChoice, String> {
+    s.parse().map_err(|e: ae_backend::BackendError| e.to_string())
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model from a config file and/or flags; writes runs/<name>/.
+    Train(TrainArgs),
+    /// Print test metrics of a trained run as JSON.
+    Eval(EvalArgs),
+    /// Draw a PNG grid: inputs, corrupted inputs (when denoising) and reconstructions.
+    Reconstruct(PictureArgs),
+    /// Draw a PNG grid of a VAE's samples from the prior.
+    Sample(PictureArgs),
+}
+
+/// Model kinds for `--model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelKind {
+    /// Plain (or denoising) autoencoder.
+    Ae,
+    /// Variational autoencoder.
+    Vae,
+}
+
+/// Decoder likelihoods for `--likelihood`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LikelihoodKind {
+    /// Bernoulli (binary cross-entropy).
+    Bernoulli,
+    /// Gaussian with fixed variance (`--variance`).
+    Gaussian,
+    /// Gaussian with a learned per-pixel variance.
+    GaussianLearned,
+}
+
+/// `ae train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Experiment config (TOML); flags below override its values.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run name: the run folder is runs/<name> (default: the config's file stem, or "run").
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Run folder (overrides --name).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Continue the run from its newest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Data source: mnist, fashion-mnist, image-folder, csv, paired, parabola, helix.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Datasets root (MNIST), image folder, CSV file or paired input folder.
+    #[arg(long)]
+    pub data_path: Option<PathBuf>,
+    /// Train on the first N items only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Model kind (required without --config).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Latent size.
+    #[arg(long)]
+    pub latent: Option<usize>,
+    /// MLP hidden widths, comma separated (e.g. 400 or 1000,500,250).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Convolution channels, comma separated (e.g. 32,64): a convolutional model.
+    #[arg(long, value_delimiter = ',')]
+    pub conv: Option<Vec<usize>>,
+    /// Hidden activation: relu, leaky-relu, tanh, sigmoid, gelu, elu, none.
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// VAE likelihood.
+    #[arg(long, value_enum)]
+    pub likelihood: Option<LikelihoodKind>,
+    /// Fixed variance of the Gaussian likelihood.
+    #[arg(long, default_value_t = 1.0)]
+    pub variance: f64,
+    /// Autoencoder loss: bce or squared-error.
+    #[arg(long)]
+    pub loss: Option<String>,
+    /// Corruption of the input, repeatable: gaussian:SIGMA, salt-and-pepper:P, masking:P.
+    #[arg(long)]
+    pub noise: Vec<String>,
+    /// Dynamically binarize the data.
+    #[arg(long)]
+    pub binarize: bool,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Batch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed for initialization, shuffling, noise and sampling.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Progress lines instead of the terminal dashboard.
+    #[arg(long)]
+    pub plain: bool,
+    /// Don't write reconstructions.png after training.
+    #[arg(long)]
+    pub no_pictures: bool,
+}
+
+/// `ae eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Which split: test (default) or valid.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Batch size.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
+
+/// `ae reconstruct` and `ae sample`.
+#[derive(Debug, Args)]
+pub struct PictureArgs {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Number of images.
+    #[arg(long, default_value_t = 16)]
+    pub count: usize,
+    /// Output PNG (default: inside the run folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Seed for the choice of items, the noise and the samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Pixel zoom factor.
+    #[arg(long, default_value_t = 3)]
+    pub zoom: u32,
+}

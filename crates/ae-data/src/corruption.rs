@@ -1,0 +1,312 @@
+//! Input corruptions for denoising autoencoders, applied on the fly.
+
+use rand::{Rng, RngExt};
+
+use crate::error::{DataError, Result};
+
+/// Draws standard normal samples with the Box–Muller transform, keeping the
+/// second sample of each pair for the next call.
+#[derive(Debug, Default, Clone)]
+pub struct StandardNormal {
+    spare: Option<f64>,
+}
+
+impl StandardNormal {
+    /// A sampler with no cached value.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next N(0, 1) sample.
+    pub fn sample<R: Rng + ?Sized>(&mut self, rng: &mut R) -> f32 {
+        if let Some(z) = self.spare.take() {
+            return z as f32;
+        }
+        // u1 in (0, 1] so that ln(u1) is finite.
+        let u1 = 1.0 - rng.random::<f64>();
+        let u2 = rng.random::<f64>();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+        self.spare = Some(r * s);
+        (r * c) as f32
+    }
+}
+
+/// One corruption of the input values. Serialized with a `kind` tag, e.g.
+/// `{"kind": "gaussian", "sigma": 0.3}`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Corruption {
+    /// Adds N(0, sigma²) noise to every value, then clips to the value range.
+    Gaussian {
+        /// Standard deviation of the noise (≥ 0).
+        sigma: f32,
+    },
+    /// Sets each value with probability `p` to the low or the high end of
+    /// the range (50/50).
+    SaltAndPepper {
+        /// Probability of corrupting a value, in `[0, 1]`.
+        p: f32,
+    },
+    /// Sets each value with probability `p` to 0 (or to the low end of the
+    /// range when 0 is outside it).
+    Masking {
+        /// Probability of masking a value, in `[0, 1]`.
+        p: f32,
+    },
+}
+
+impl Corruption {
+    /// Checks the parameters: `sigma` finite and ≥ 0, `p` in `[0, 1]`.
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Corruption::Gaussian { sigma } => {
+                if !sigma.is_finite() || sigma < 0.0 {
+                    return Err(DataError::invalid(format!(
+                        "gaussian corruption: sigma must be a finite number >= 0, got {sigma}"
+                    )));
+                }
+            }
+            Corruption::SaltAndPepper { p } | Corruption::Masking { p } => {
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(DataError::invalid(format!(
+                        "{} corruption: p must be a probability in [0, 1], got {p}",
+                        self.name()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The kebab-case name of the corruption kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Corruption::Gaussian { .. } => "gaussian",
+            Corruption::SaltAndPepper { .. } => "salt-and-pepper",
+            Corruption::Masking { .. } => "masking",
+        }
+    }
+
+    /// Corrupts `values` in place. `range` is the valid `(lo, hi)` range:
+    /// Gaussian noise is clipped to it when given; salt-and-pepper uses its
+    /// ends (0 and 1 when `None`); masking uses 0 (or `lo` when 0 is outside
+    /// the range).
+    pub fn apply<R: Rng>(&self, values: &mut [f32], range: Option<(f32, f32)>, rng: &mut R) {
+        match *self {
+            Corruption::Gaussian { sigma } => {
+                let mut normal = StandardNormal::new();
+                for v in values.iter_mut() {
+                    *v += sigma * normal.sample(rng);
+                }
+                if let Some((lo, hi)) = range {
+                    for v in values.iter_mut() {
+                        *v = v.max(lo).min(hi);
+                    }
+                }
+            }
+            Corruption::SaltAndPepper { p } => {
+                let (lo, hi) = range.unwrap_or((0.0, 1.0));
+                for v in values.iter_mut() {
+                    if rng.random::<f32>() < p {
+                        *v = if rng.random::<bool>() { hi } else { lo };
+                    }
+                }
+            }
+            Corruption::Masking { p } => {
+                let fill = match range {
+                    Some((lo, hi)) if !(lo..=hi).contains(&0.0) => lo,
+                    _ => 0.0,
+                };
+                for v in values.iter_mut() {
+                    if rng.random::<f32>() < p {
+                        *v = fill;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Dynamic binarization: replaces each value `x` by a Bernoulli(x) sample in
+/// `{0, 1}` (values outside `[0, 1]` act as clipped).
+pub fn binarize<R: Rng>(values: &mut [f32], rng: &mut R) {
+    for v in values.iter_mut() {
+        *v = if rng.random::<f32>() < *v { 1.0 } else { 0.0 };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    const N: usize = 200_000;
+
+    fn mid(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| 0.3 + 0.4 * (i % 100) as f32 / 100.0)
+            .collect()
+    }
+
+    #[test]
+    fn normal_sampler_moments() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut g = StandardNormal::new();
+        let xs: Vec<f64> = (0..N).map(|_| f64::from(g.sample(&mut rng))).collect();
+        let mean = xs.iter().sum::<f64>() / N as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / N as f64;
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((var - 1.0).abs() < 0.02, "{var}");
+        let within_1 = xs.iter().filter(|x| x.abs() < 1.0).count() as f64 / N as f64;
+        assert!((within_1 - 0.6827).abs() < 0.01, "{within_1}");
+    }
+
+    #[test]
+    fn gaussian_std_matches_sigma() {
+        for sigma in [0.01f32, 0.05] {
+            let clean = mid(N);
+            let mut noisy = clean.clone();
+            let c = Corruption::Gaussian { sigma };
+            c.apply(&mut noisy, Some((0.0, 1.0)), &mut StdRng::seed_from_u64(3));
+            let diffs: Vec<f64> = noisy
+                .iter()
+                .zip(&clean)
+                .map(|(a, b)| f64::from(a - b))
+                .collect();
+            let mean = diffs.iter().sum::<f64>() / N as f64;
+            let sd = (diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / N as f64).sqrt();
+            assert!(
+                (sd / f64::from(sigma) - 1.0).abs() < 0.02,
+                "sigma {sigma}: {sd}"
+            );
+        }
+    }
+
+    #[test]
+    fn gaussian_clips_to_range() {
+        let mut v = vec![0.5f32; 10_000];
+        Corruption::Gaussian { sigma: 2.0 }.apply(
+            &mut v,
+            Some((0.0, 1.0)),
+            &mut StdRng::seed_from_u64(0),
+        );
+        assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
+        assert!(v.contains(&0.0) && v.contains(&1.0));
+        let mut v = vec![0.5f32; 10_000];
+        Corruption::Gaussian { sigma: 2.0 }.apply(&mut v, None, &mut StdRng::seed_from_u64(0));
+        assert!(v.iter().any(|&x| x > 1.0));
+    }
+
+    #[test]
+    fn salt_and_pepper_fraction_and_balance() {
+        let p = 0.3;
+        let clean = vec![0.5f32; N];
+        let mut v = clean.clone();
+        Corruption::SaltAndPepper { p }.apply(
+            &mut v,
+            Some((-1.0, 2.0)),
+            &mut StdRng::seed_from_u64(5),
+        );
+        let lo = v.iter().filter(|&&x| x == -1.0).count() as f64;
+        let hi = v.iter().filter(|&&x| x == 2.0).count() as f64;
+        let changed = v.iter().filter(|&&x| x != 0.5).count() as f64;
+        assert_eq!(changed, lo + hi);
+        assert!(
+            (changed / N as f64 - f64::from(p)).abs() < 0.01,
+            "{changed}"
+        );
+        assert!((lo / changed - 0.5).abs() < 0.01, "{lo} {hi}");
+        // Without a range, 0 and 1 are used.
+        let mut v = vec![0.5f32; 1000];
+        Corruption::SaltAndPepper { p: 1.0 }.apply(&mut v, None, &mut StdRng::seed_from_u64(5));
+        assert!(v.iter().all(|&x| x == 0.0 || x == 1.0));
+    }
+
+    #[test]
+    fn masking_fraction() {
+        let p = 0.25;
+        let mut v = vec![0.7f32; N];
+        Corruption::Masking { p }.apply(&mut v, Some((0.0, 1.0)), &mut StdRng::seed_from_u64(9));
+        let zeroed = v.iter().filter(|&&x| x == 0.0).count() as f64 / N as f64;
+        assert!((zeroed - f64::from(p)).abs() < 0.01, "{zeroed}");
+        assert!(v.iter().all(|&x| x == 0.0 || x == 0.7));
+        let mut v = vec![3.0f32; 100];
+        Corruption::Masking { p: 1.0 }.apply(
+            &mut v,
+            Some((2.0, 4.0)),
+            &mut StdRng::seed_from_u64(9),
+        );
+        assert!(v.iter().all(|&x| x == 2.0));
+    }
+
+    #[test]
+    fn seeds_decide_output() {
+        for c in [
+            Corruption::Gaussian { sigma: 0.2 },
+            Corruption::SaltAndPepper { p: 0.2 },
+            Corruption::Masking { p: 0.2 },
+        ] {
+            let run = |seed| {
+                let mut v = mid(1000);
+                c.apply(&mut v, Some((0.0, 1.0)), &mut StdRng::seed_from_u64(seed));
+                v
+            };
+            assert_eq!(run(1), run(1), "{c:?}");
+            assert_ne!(run(1), run(2), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn validate_rejects_bad_parameters() {
+        assert!(Corruption::Gaussian { sigma: 0.0 }.validate().is_ok());
+        assert!(Corruption::SaltAndPepper { p: 1.0 }.validate().is_ok());
+        assert!(Corruption::Masking { p: 0.0 }.validate().is_ok());
+        let msg = Corruption::Gaussian { sigma: -0.1 }
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("sigma"), "{msg}");
+        assert!(Corruption::Gaussian { sigma: f32::NAN }.validate().is_err());
+        assert!(
+            Corruption::Gaussian {
+                sigma: f32::INFINITY
+            }
+            .validate()
+            .is_err()
+        );
+        let msg = Corruption::SaltAndPepper { p: 1.5 }
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("salt-and-pepper") && msg.contains("1.5"),
+            "{msg}"
+        );
+        assert!(Corruption::Masking { p: f32::NAN }.validate().is_err());
+        assert!(Corruption::Masking { p: -0.01 }.validate().is_err());
+    }
+
+    #[test]
+    fn serde_format() {
+        let c: Corruption = serde_json::from_str(r#"{"kind":"salt-and-pepper","p":0.1}"#).unwrap();
+        assert_eq!(c, Corruption::SaltAndPepper { p: 0.1 });
+        let json = serde_json::to_string(&Corruption::Gaussian { sigma: 0.5 }).unwrap();
+        assert_eq!(json, r#"{"kind":"gaussian","sigma":0.5}"#);
+        assert!(serde_json::from_str::<Corruption>(r#"{"kind":"masking","p":0.1,"x":1}"#).is_err());
+    }
+
+    #[test]
+    fn binarize_is_bernoulli() {
+        let mut v: Vec<f32> = (0..N).map(|i| (i % 11) as f32 / 10.0).collect();
+        let mean_before = v.iter().map(|&x| f64::from(x.min(1.0))).sum::<f64>() / N as f64;
+        binarize(&mut v, &mut StdRng::seed_from_u64(2));
+        assert!(v.iter().all(|&x| x == 0.0 || x == 1.0));
+        let mean_after = v.iter().map(|&x| f64::from(x)).sum::<f64>() / N as f64;
+        assert!(
+            (mean_after - mean_before).abs() < 0.01,
+            "{mean_before} {mean_after}"
+        );
+    }
+}

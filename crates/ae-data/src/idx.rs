@@ -1,0 +1,307 @@
+//! Reader and writer for the IDX format (used by MNIST), optionally gzipped.
+//!
+//! An IDX file is a big-endian header — two zero bytes, a data-type byte and
+//! a dimension count, then one `u32` per dimension — followed by the data.
+//! Only unsigned bytes (type `0x08`) are supported. Gzip compression is
+//! detected from the `0x1f 0x8b` magic bytes, not from the file name.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+
+use crate::error::{DataError, Result};
+
+/// The IDX type code of unsigned bytes, the only one supported.
+pub const IDX_TYPE_U8: u8 = 0x08;
+
+/// An n-dimensional array of bytes read from an IDX file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdxArray {
+    /// Size of each dimension, outermost first.
+    pub dims: Vec<usize>,
+    /// The values in row-major order; `data.len()` is the product of `dims`.
+    pub data: Vec<u8>,
+}
+
+/// Returns true when `bytes` start with the gzip magic number.
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
+}
+
+fn type_name(code: u8) -> Option<&'static str> {
+    match code {
+        0x08 => Some("unsigned byte"),
+        0x09 => Some("signed byte"),
+        0x0B => Some("16-bit integer"),
+        0x0C => Some("32-bit integer"),
+        0x0D => Some("32-bit float"),
+        0x0E => Some("64-bit float"),
+        _ => None,
+    }
+}
+
+/// Reads an IDX file of unsigned bytes, gzipped or not.
+///
+/// Rejects a wrong magic number, an unsupported data type, data shorter or
+/// longer than the header declares and a corrupt gzip stream; every error
+/// names the file.
+pub fn read_idx(path: &Path) -> Result<IdxArray> {
+    let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let bytes = if is_gzip(&raw) {
+        let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+        GzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| DataError::format(path, format!("corrupt gzip stream: {e}")))?;
+        out
+    } else {
+        raw
+    };
+    parse_idx(&bytes).map_err(|message| DataError::format(path, message))
+}
+
+/// Parses the bytes of an (uncompressed) IDX file.
+fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
+    if bytes.len() < 4 {
+        return Err(format!(
+            "not an IDX file: {} bytes, too short for the 4-byte magic number",
+            bytes.len()
+        ));
+    }
+    let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if bytes[0] != 0 || bytes[1] != 0 {
+        return Err(format!(
+            "not an IDX file: magic number 0x{magic:08x} does not start with two zero bytes"
+        ));
+    }
+    let type_code = bytes[2];
+    if type_code != IDX_TYPE_U8 {
+        return Err(match type_name(type_code) {
+            Some(name) => format!(
+                "unsupported IDX data type 0x{type_code:02x} ({name}); only unsigned bytes (0x08) are supported"
+            ),
+            None => format!(
+                "not an IDX file: magic number 0x{magic:08x} has unknown data type 0x{type_code:02x}"
+            ),
+        });
+    }
+    let ndims = usize::from(bytes[3]);
+    if ndims == 0 {
+        return Err("IDX header declares zero dimensions".to_string());
+    }
+    let header_len = 4 + 4 * ndims;
+    if bytes.len() < header_len {
+        return Err(format!(
+            "truncated header: {ndims} dimensions need {header_len} header bytes but the file has {}",
+            bytes.len()
+        ));
+    }
+    let dims: Vec<usize> = bytes[4..header_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| format!("dimensions {dims:?} are too large"))?;
+    let present = bytes.len() - header_len;
+    if present < expected {
+        return Err(format!(
+            "truncated data: header declares dimensions {dims:?} ({expected} bytes) but only {present} bytes follow"
+        ));
+    }
+    if present > expected {
+        return Err(format!(
+            "trailing data: {} unexpected bytes after the {expected} bytes declared by dimensions {dims:?}",
+            present - expected
+        ));
+    }
+    Ok(IdxArray {
+        dims,
+        data: bytes[header_len..].to_vec(),
+    })
+}
+
+/// Writes `data` with dimensions `dims` as an unsigned-byte IDX file,
+/// gzip-compressed when `gzip` is true.
+///
+/// Fails when the product of `dims` differs from `data.len()`, when there
+/// are no or more than 255 dimensions, or a dimension exceeds `u32::MAX`.
+pub fn write_idx(path: &Path, dims: &[usize], data: &[u8], gzip: bool) -> Result<()> {
+    if dims.is_empty() || dims.len() > 255 {
+        return Err(DataError::format(
+            path,
+            format!(
+                "cannot write IDX with {} dimensions (1 to 255 supported)",
+                dims.len()
+            ),
+        ));
+    }
+    let product = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    if product != Some(data.len()) {
+        return Err(DataError::format(
+            path,
+            format!(
+                "cannot write IDX: dimensions {dims:?} do not match the {} data bytes",
+                data.len()
+            ),
+        ));
+    }
+    let mut header = Vec::with_capacity(4 + 4 * dims.len());
+    header.extend_from_slice(&[0, 0, IDX_TYPE_U8, dims.len() as u8]);
+    for &d in dims {
+        let d = u32::try_from(d).map_err(|_| {
+            DataError::format(
+                path,
+                format!("cannot write IDX: dimension {d} exceeds the u32 range"),
+            )
+        })?;
+        header.extend_from_slice(&d.to_be_bytes());
+    }
+    let io = |e| DataError::io(path, e);
+    let file = BufWriter::new(File::create(path).map_err(io)?);
+    if gzip {
+        let mut enc = GzEncoder::new(file, Compression::default());
+        enc.write_all(&header).map_err(io)?;
+        enc.write_all(data).map_err(io)?;
+        enc.finish().map_err(io)?.flush().map_err(io)?;
+    } else {
+        let mut file = file;
+        file.write_all(&header).map_err(io)?;
+        file.write_all(data).map_err(io)?;
+        file.flush().map_err(io)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Vec<usize>, Vec<u8>) {
+        let dims = vec![3, 2, 4];
+        let data = (0..24u8).map(|v| v.wrapping_mul(37)).collect();
+        (dims, data)
+    }
+
+    #[test]
+    fn round_trip_raw_and_gzip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (dims, data) = sample();
+        for gzip in [false, true] {
+            let path = dir.path().join(format!("a-{gzip}.idx"));
+            write_idx(&path, &dims, &data, gzip).unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(is_gzip(&bytes), gzip);
+            if !gzip {
+                assert_eq!(&bytes[..4], &[0, 0, 8, 3]);
+                assert_eq!(bytes.len(), 4 + 12 + 24);
+            }
+            let arr = read_idx(&path).unwrap();
+            assert_eq!(arr.dims, dims);
+            assert_eq!(arr.data, data);
+        }
+    }
+
+    #[test]
+    fn gzip_is_detected_by_content_not_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (dims, data) = sample();
+        let path = dir.path().join("plain.gz");
+        write_idx(&path, &dims, &data, false).unwrap();
+        assert_eq!(read_idx(&path).unwrap().data, data);
+        let path = dir.path().join("compressed.idx");
+        write_idx(&path, &dims, &data, true).unwrap();
+        assert_eq!(read_idx(&path).unwrap().data, data);
+    }
+
+    #[test]
+    fn rejects_wrong_magic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad-magic.idx");
+        std::fs::write(&path, [1, 2, 8, 1, 0, 0, 0, 1, 5]).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("bad-magic.idx"), "{msg}");
+        assert!(msg.contains("magic"), "{msg}");
+    }
+
+    #[test]
+    fn rejects_unsupported_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("floats.idx");
+        std::fs::write(&path, [0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0]).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("floats.idx"), "{msg}");
+        assert!(msg.contains("unsupported IDX data type 0x0d"), "{msg}");
+    }
+
+    #[test]
+    fn rejects_truncated_data_and_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.idx");
+        // Header says 2x3 = 6 bytes, only 4 present.
+        std::fs::write(&path, [0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4]).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("short.idx"), "{msg}");
+        assert!(msg.contains("truncated data"), "{msg}");
+        assert!(msg.contains("only 4 bytes"), "{msg}");
+
+        let path = dir.path().join("short-header.idx");
+        std::fs::write(&path, [0, 0, 8, 3, 0, 0, 0, 2]).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("short-header.idx"), "{msg}");
+        assert!(msg.contains("truncated header"), "{msg}");
+    }
+
+    #[test]
+    fn rejects_trailing_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.idx");
+        std::fs::write(&path, [0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3]).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("long.idx"), "{msg}");
+        assert!(msg.contains("trailing data: 1 unexpected"), "{msg}");
+    }
+
+    #[test]
+    fn rejects_corrupt_gzip() {
+        let dir = tempfile::tempdir().unwrap();
+        let (dims, data) = sample();
+        let path = dir.path().join("broken.idx.gz");
+        write_idx(&path, &dims, &data, true).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // Cut the stream in half: the decoder must notice.
+        bytes.truncate(bytes.len() / 2);
+        std::fs::write(&path, &bytes).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("broken.idx.gz"), "{msg}");
+        assert!(msg.contains("corrupt gzip"), "{msg}");
+
+        // Garbage after a valid gzip magic.
+        std::fs::write(&path, [0x1f, 0x8b, 0xff, 0xff, 0xff, 0, 1, 2, 3, 4, 5]).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("corrupt gzip"), "{msg}");
+    }
+
+    #[test]
+    fn missing_file_names_it() {
+        let msg = read_idx(Path::new("/nonexistent/dir/missing.idx"))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("missing.idx"), "{msg}");
+    }
+
+    #[test]
+    fn write_rejects_mismatched_dims() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.idx");
+        let msg = write_idx(&path, &[2, 2], &[1, 2, 3], false)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("w.idx"), "{msg}");
+        assert!(write_idx(&path, &[], &[], false).is_err());
+    }
+}

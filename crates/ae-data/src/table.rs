@@ -1,0 +1,510 @@
+//! CSV tables of numeric columns, with an optional label column, and
+//! per-column standardization.
+//!
+//! The parser is deliberately small: comma-separated fields, optionally
+//! double-quoted (`""` inside quotes is a literal quote), one record per
+//! line, blank lines skipped. The first row is a header when it is not all
+//! numeric (or always, when a label column is requested by name).
+
+use std::path::Path;
+
+use crate::dataset::{Dataset, ImageShape};
+use crate::error::{DataError, Result};
+
+/// A parsed CSV table: the data set plus the names of its feature columns.
+#[derive(Debug, Clone)]
+pub struct CsvTable {
+    /// The rows as a data set of shape 1 × 1 × number of feature columns.
+    pub data: Dataset,
+    /// Feature column names from the header, or `column N` (1-based) without one.
+    pub columns: Vec<String>,
+}
+
+/// Splits one CSV line into fields; `Err` says what is wrong and in which column.
+fn split_fields(line: &str) -> std::result::Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    let skip_blanks = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
+    };
+    loop {
+        let mut field = String::new();
+        skip_blanks(&mut chars);
+        if chars.next_if_eq(&'"').is_some() {
+            loop {
+                match chars.next() {
+                    None => {
+                        return Err(format!(
+                            "column {}: unterminated quoted field",
+                            fields.len() + 1
+                        ));
+                    }
+                    Some('"') => {
+                        if chars.next_if_eq(&'"').is_some() {
+                            field.push('"');
+                        } else {
+                            break;
+                        }
+                    }
+                    Some(c) => field.push(c),
+                }
+            }
+            skip_blanks(&mut chars);
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(c) => {
+                    return Err(format!(
+                        "column {}: unexpected character {c:?} after a closing quote",
+                        fields.len() + 1
+                    ));
+                }
+            }
+        } else {
+            loop {
+                match chars.next() {
+                    None => {
+                        fields.push(field.trim_end().to_string());
+                        return Ok(fields);
+                    }
+                    Some(',') => {
+                        fields.push(field.trim_end().to_string());
+                        break;
+                    }
+                    Some(c) => field.push(c),
+                }
+            }
+        }
+    }
+}
+
+/// Parses a numeric cell; `Err` says what is wrong with it.
+fn parse_number(cell: &str) -> std::result::Result<f32, String> {
+    if cell.is_empty() {
+        return Err("empty cell".to_string());
+    }
+    match cell.parse::<f32>() {
+        Ok(v) if v.is_nan() => Err(format!("{cell:?} is not a finite number (NaN)")),
+        Ok(v) if v.is_infinite() => Err(format!("{cell:?} is not a finite number (infinite)")),
+        Ok(v) => Ok(v),
+        Err(_) => Err(format!("text {cell:?} is not a number")),
+    }
+}
+
+/// Loads a CSV table of numeric columns; see [`read_csv`].
+pub fn load_csv(path: &Path, label_column: Option<&str>) -> Result<Dataset> {
+    Ok(read_csv(path, label_column)?.data)
+}
+
+/// Reads a CSV table of numeric columns, with the column names.
+///
+/// With `label_column`, the first row must be a header naming that column;
+/// its cells become labels: the distinct label strings, sorted (numerically
+/// when all are numbers), are the class names and labels are indices into
+/// them. Every other cell must be a finite number. Errors name the file,
+/// the line (1-based) and the column for text, empty, NaN and infinite
+/// cells, for rows with the wrong number of cells, and for an empty file.
+/// The result has shape 1 × 1 × number of feature columns and no value range.
+pub fn read_csv(path: &Path, label_column: Option<&str>) -> Result<CsvTable> {
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        DataError::format(
+            path,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let fmt = |msg: String| DataError::format(path, msg);
+
+    let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields = split_fields(line).map_err(|m| fmt(format!("line {}, {m}", i + 1)))?;
+        rows.push((i + 1, fields));
+    }
+    let Some((first_line, first)) = rows.first().cloned() else {
+        return Err(fmt("empty file: no rows".to_string()));
+    };
+    let has_header = label_column.is_some() || first.iter().any(|c| parse_number(c).is_err());
+    let ncols = first.len();
+    let header = has_header.then_some(first);
+    let data_rows = if has_header { &rows[1..] } else { &rows[..] };
+
+    let label_index = match label_column {
+        None => None,
+        Some(name) => {
+            let header = header.as_deref().unwrap_or_default();
+            let matches: Vec<usize> = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.as_str() == name)
+                .map(|(i, _)| i)
+                .collect();
+            match matches.as_slice() {
+                [i] => Some(*i),
+                [] => {
+                    return Err(fmt(format!(
+                        "line {first_line}: no label column named {name:?} in the header (columns: {})",
+                        header.join(", ")
+                    )));
+                }
+                _ => {
+                    return Err(fmt(format!(
+                        "line {first_line}: the header has {} columns named {name:?}",
+                        matches.len()
+                    )));
+                }
+            }
+        }
+    };
+    let describe = |col: usize| -> String {
+        match header.as_ref().and_then(|h| h.get(col)) {
+            Some(name) => format!("column {} ({name:?})", col + 1),
+            None => format!("column {}", col + 1),
+        }
+    };
+    let feature_cols: Vec<usize> = (0..ncols).filter(|&c| Some(c) != label_index).collect();
+    if feature_cols.is_empty() {
+        return Err(fmt("no numeric feature columns".to_string()));
+    }
+    if data_rows.is_empty() {
+        return Err(fmt(format!(
+            "no data rows (only the header on line {first_line})"
+        )));
+    }
+
+    let mut inputs = Vec::with_capacity(data_rows.len() * feature_cols.len());
+    let mut raw_labels: Vec<&str> = Vec::new();
+    for (line, cells) in data_rows {
+        if cells.len() != ncols {
+            return Err(fmt(format!(
+                "line {line}: {} cells, but line {first_line} has {ncols} (ragged row)",
+                cells.len()
+            )));
+        }
+        for &c in &feature_cols {
+            let v = parse_number(&cells[c])
+                .map_err(|m| fmt(format!("line {line}, {}: {m}", describe(c))))?;
+            inputs.push(v);
+        }
+        if let Some(li) = label_index {
+            let label = cells[li].as_str();
+            if label.is_empty() {
+                return Err(fmt(format!(
+                    "line {line}, {}: empty label cell",
+                    describe(li)
+                )));
+            }
+            raw_labels.push(label);
+        }
+    }
+
+    let (labels, class_names) = match label_index {
+        None => (None, Vec::new()),
+        Some(_) => {
+            let mut names: Vec<&str> = raw_labels.clone();
+            names.sort_unstable();
+            names.dedup();
+            let numeric: Option<Vec<f64>> = names.iter().map(|n| n.parse::<f64>().ok()).collect();
+            if let Some(values) = numeric {
+                let mut pairs: Vec<(f64, &str)> = values.into_iter().zip(names).collect();
+                pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+                names = pairs.into_iter().map(|(_, n)| n).collect();
+            }
+            let ids = raw_labels
+                .iter()
+                .map(|l| names.iter().position(|n| n == l).unwrap_or(0) as u32)
+                .collect();
+            (Some(ids), names.into_iter().map(str::to_string).collect())
+        }
+    };
+    let columns = feature_cols
+        .iter()
+        .map(|&c| match header.as_ref() {
+            Some(h) => h[c].clone(),
+            None => format!("column {}", c + 1),
+        })
+        .collect();
+    Ok(CsvTable {
+        data: Dataset {
+            shape: ImageShape::flat(feature_cols.len()),
+            inputs,
+            targets: None,
+            target_shape: None,
+            labels,
+            class_names,
+            value_range: None,
+        },
+        columns,
+    })
+}
+
+/// Per-column mean and standard deviation, to standardize features to mean
+/// 0 and standard deviation 1 (and back).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Standardization {
+    /// Mean of each column.
+    pub mean: Vec<f32>,
+    /// Population standard deviation of each column.
+    pub std: Vec<f32>,
+}
+
+impl Standardization {
+    /// Fits the mean and standard deviation of each input column of `data`.
+    /// Fails on an empty data set or a constant column (naming it).
+    pub fn fit(data: &Dataset) -> Result<Self> {
+        Self::fit_with(data, None, false)
+    }
+
+    /// Like [`Standardization::fit`], naming columns by `column_names` in
+    /// errors, and with `allow_constant` using a standard deviation of 1 for
+    /// constant columns instead of failing.
+    pub fn fit_with(
+        data: &Dataset,
+        column_names: Option<&[String]>,
+        allow_constant: bool,
+    ) -> Result<Self> {
+        let d = data.dim();
+        let n = data.len();
+        if n == 0 || d == 0 {
+            return Err(DataError::invalid(
+                "cannot fit a standardization on an empty data set",
+            ));
+        }
+        let mut sum = vec![0f64; d];
+        for item in data.inputs.chunks_exact(d) {
+            for (s, &v) in sum.iter_mut().zip(item) {
+                *s += f64::from(v);
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
+        let mut sq = vec![0f64; d];
+        for item in data.inputs.chunks_exact(d) {
+            for ((s, &v), m) in sq.iter_mut().zip(item).zip(&mean) {
+                let dv = f64::from(v) - m;
+                *s += dv * dv;
+            }
+        }
+        let mut std = Vec::with_capacity(d);
+        for (c, (s, m)) in sq.iter().zip(&mean).enumerate() {
+            let sd = (s / n as f64).sqrt();
+            if sd <= m.abs() * 1e-6 || sd < f64::from(f32::MIN_POSITIVE) {
+                if allow_constant {
+                    std.push(1.0);
+                    continue;
+                }
+                let name = match column_names.and_then(|names| names.get(c)) {
+                    Some(name) => format!("column {} ({name:?})", c + 1),
+                    None => format!("column {}", c + 1),
+                };
+                return Err(DataError::invalid(format!(
+                    "{name} is constant (every value is {m}); it cannot be standardized"
+                )));
+            }
+            std.push(sd as f32);
+        }
+        Ok(Self {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            std,
+        })
+    }
+
+    /// Checks that `data` has as many columns as this standardization.
+    pub fn check(&self, data: &Dataset) -> Result<()> {
+        if data.dim() != self.mean.len() || self.std.len() != self.mean.len() {
+            return Err(DataError::invalid(format!(
+                "standardization has {} columns but the data has {}",
+                self.mean.len(),
+                data.dim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Standardizes the inputs of `data` in place: `(x - mean) / std`; the
+    /// value range becomes `None`.
+    ///
+    /// # Panics
+    /// When the column counts differ; call [`Standardization::check`] first
+    /// for data that may not match.
+    pub fn apply(&self, data: &mut Dataset) {
+        assert!(
+            self.check(data).is_ok(),
+            "standardization has {} columns but the data has {}",
+            self.mean.len(),
+            data.dim()
+        );
+        for item in data.inputs.chunks_exact_mut(self.mean.len()) {
+            for ((x, m), s) in item.iter_mut().zip(&self.mean).zip(&self.std) {
+                *x = (*x - m) / s;
+            }
+        }
+        data.value_range = None;
+    }
+
+    /// Maps standardized values back: `x * std + mean`. `values` holds whole
+    /// items (column `i % columns` for the `i`-th value).
+    pub fn invert(&self, values: &mut [f32]) {
+        if self.mean.is_empty() {
+            return;
+        }
+        for item in values.chunks_mut(self.mean.len()) {
+            for ((x, m), s) in item.iter_mut().zip(&self.mean).zip(&self.std) {
+                *x = *x * s + m;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn err(path: &Path, label: Option<&str>) -> String {
+        load_csv(path, label).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_header_rows_and_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "iris.csv",
+            "a, \"b,x\",species\r\n1,2,setosa\n\n3.5,-4e1,\"virginica\"\n5,6,setosa\n",
+        );
+        let t = read_csv(&p, Some("species")).unwrap();
+        assert_eq!(t.columns, vec!["a", "b,x"]);
+        let d = t.data;
+        assert_eq!(d.shape, ImageShape::new(1, 1, 2));
+        assert_eq!(d.inputs, vec![1.0, 2.0, 3.5, -40.0, 5.0, 6.0]);
+        assert_eq!(d.class_names, vec!["setosa", "virginica"]);
+        assert_eq!(d.labels, Some(vec![0, 1, 0]));
+        assert_eq!(d.value_range, None);
+        d.check().unwrap();
+    }
+
+    #[test]
+    fn header_is_optional_and_numeric_labels_sort_numerically() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "plain.csv", "1,2\n3,4\n");
+        let d = load_csv(&p, None).unwrap();
+        assert_eq!(d.len(), 2);
+        assert_eq!(d.inputs, vec![1.0, 2.0, 3.0, 4.0]);
+        let p = write(&dir, "num.csv", "x,y\n1,10\n2,2\n3,1\n");
+        let d = load_csv(&p, Some("y")).unwrap();
+        assert_eq!(d.class_names, vec!["1", "2", "10"]);
+        assert_eq!(d.labels, Some(vec![2, 1, 0]));
+    }
+
+    #[test]
+    fn text_cell_names_row_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "t.csv", "a,b\n1,2\n3,oops\n");
+        let msg = err(&p, None);
+        assert!(msg.contains("t.csv"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(msg.contains("column 2 (\"b\")"), "{msg}");
+        assert!(msg.contains("oops"), "{msg}");
+    }
+
+    #[test]
+    fn empty_nan_inf_cells_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "e.csv", "a,b\n1,\n");
+        let msg = err(&p, None);
+        assert!(msg.contains("e.csv: line 2, column 2"), "{msg}");
+        assert!(msg.contains("empty cell"), "{msg}");
+        let p = write(&dir, "n.csv", "1,2\nNaN,3\n");
+        let msg = err(&p, None);
+        assert!(msg.contains("line 2, column 1"), "{msg}");
+        assert!(msg.contains("NaN"), "{msg}");
+        let p = write(&dir, "i.csv", "1,2\n3,-inf\n");
+        let msg = err(&p, None);
+        assert!(msg.contains("line 2, column 2"), "{msg}");
+        assert!(msg.contains("infinite"), "{msg}");
+        let p = write(&dir, "l.csv", "a,label\n1,\n");
+        let msg = err(&p, Some("label"));
+        assert!(msg.contains("empty label"), "{msg}");
+    }
+
+    #[test]
+    fn ragged_empty_and_missing_label_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "r.csv", "1,2,3\n4,5\n");
+        let msg = err(&p, None);
+        assert!(msg.contains("r.csv: line 2"), "{msg}");
+        assert!(msg.contains("2 cells"), "{msg}");
+        let p = write(&dir, "empty.csv", "\n  \n");
+        let msg = err(&p, None);
+        assert!(msg.contains("empty.csv"), "{msg}");
+        assert!(msg.contains("empty file"), "{msg}");
+        let p = write(&dir, "h.csv", "a,b\n");
+        assert!(err(&p, None).contains("no data rows"));
+        let p = write(&dir, "m.csv", "a,b\n1,2\n");
+        let msg = err(&p, Some("class"));
+        assert!(msg.contains("no label column named \"class\""), "{msg}");
+        let p = write(&dir, "q.csv", "a,b\n1,\"2\n");
+        assert!(err(&p, None).contains("unterminated"));
+    }
+
+    #[test]
+    fn standardization_fit_apply_invert() {
+        let mut d = Dataset::from_inputs(
+            ImageShape::flat(2),
+            vec![1.0, 100.0, 2.0, 300.0, 3.0, 200.0, 6.0, 400.0],
+            None,
+        )
+        .unwrap();
+        let original = d.inputs.clone();
+        let s = Standardization::fit(&d).unwrap();
+        s.apply(&mut d);
+        for c in 0..2 {
+            let col: Vec<f64> = (0..d.len()).map(|i| f64::from(d.input(i)[c])).collect();
+            let mean = col.iter().sum::<f64>() / col.len() as f64;
+            let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / col.len() as f64;
+            assert!(mean.abs() < 1e-6, "{mean}");
+            assert!((var.sqrt() - 1.0).abs() < 1e-5, "{var}");
+        }
+        let mut back = d.inputs.clone();
+        s.invert(&mut back);
+        for (a, b) in back.iter().zip(&original) {
+            assert!((a - b).abs() < 1e-3, "{a} {b}");
+        }
+        let json = serde_json::to_string(&s).unwrap();
+        let s2: Standardization = serde_json::from_str(&json).unwrap();
+        assert_eq!(s, s2);
+    }
+
+    #[test]
+    fn constant_column_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "c.csv", "x,flat\n1,5\n2,5\n3,5\n");
+        let t = read_csv(&p, None).unwrap();
+        let msg = Standardization::fit(&t.data).unwrap_err().to_string();
+        assert!(msg.contains("column 2"), "{msg}");
+        assert!(msg.contains("constant"), "{msg}");
+        let msg = Standardization::fit_with(&t.data, Some(&t.columns), false)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("\"flat\""), "{msg}");
+        let s = Standardization::fit_with(&t.data, None, true).unwrap();
+        assert_eq!(s.std[1], 1.0);
+        assert_eq!(s.mean[1], 5.0);
+        let wrong = Dataset::from_inputs(ImageShape::flat(3), vec![0.0; 3], None).unwrap();
+        assert!(s.check(&wrong).is_err());
+    }
+}

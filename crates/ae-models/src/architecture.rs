@@ -1,0 +1,169 @@
+//! Encoder and decoder families (MLP or convolutional), chosen by a config.
+
+use burn::module::Module;
+use burn::tensor::{Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
+
+use crate::conv::{ConvDecoder, ConvEncoder};
+use crate::mlp::{Mlp, MlpConfig};
+use crate::{Activation, InputShape, ModelError};
+
+fn default_kernel_size() -> usize {
+    4
+}
+
+/// The network family of the encoder; the decoder mirrors it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ArchitectureConfig {
+    /// Fully connected layers; the decoder uses the hidden widths in reverse.
+    Mlp {
+        /// Hidden widths of the encoder, from the input side.
+        hidden: Vec<usize>,
+        /// Activation between layers (`none` gives a linear autoencoder).
+        #[serde(default)]
+        activation: Activation,
+    },
+    /// Stride-2 convolutions, then a linear layer to the code; mirrored by transposed convolutions.
+    Conv {
+        /// Output channels of each convolution, from the input side.
+        channels: Vec<usize>,
+        /// Square kernel size of every (transposed) convolution.
+        #[serde(default = "default_kernel_size")]
+        kernel_size: usize,
+        /// Activation after every convolution.
+        #[serde(default)]
+        activation: Activation,
+    },
+}
+
+impl ArchitectureConfig {
+    /// Checks the widths against the input shape without building anything.
+    pub fn validate(&self, shape: InputShape) -> Result<(), ModelError> {
+        match self {
+            ArchitectureConfig::Mlp { hidden, .. } => {
+                if hidden.contains(&0) {
+                    return Err(ModelError::InvalidConfig(
+                        "hidden layer widths must be positive".into(),
+                    ));
+                }
+            }
+            ArchitectureConfig::Conv {
+                channels,
+                kernel_size,
+                ..
+            } => {
+                if channels.is_empty() || channels.contains(&0) {
+                    return Err(ModelError::InvalidConfig(
+                        "a convolutional architecture needs at least one layer of positive channel count".into(),
+                    ));
+                }
+                crate::conv::spatial_sizes(shape, channels.len(), *kernel_size)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds an encoder mapping flat items of `shape` to `output` values.
+    pub fn init_encoder<B: Backend>(
+        &self,
+        shape: InputShape,
+        output: usize,
+        device: &B::Device,
+    ) -> Result<Encoder<B>, ModelError> {
+        self.validate(shape)?;
+        Ok(match self {
+            ArchitectureConfig::Mlp { hidden, activation } => Encoder::Mlp(
+                MlpConfig::new(shape.dim(), hidden.clone(), output)
+                    .with_activation(*activation)
+                    .init(device),
+            ),
+            ArchitectureConfig::Conv {
+                channels,
+                kernel_size,
+                activation,
+            } => Encoder::Conv(ConvEncoder::new(
+                shape,
+                channels,
+                *kernel_size,
+                *activation,
+                output,
+                device,
+            )?),
+        })
+    }
+
+    /// Builds the mirrored decoder, emitting `outputs_per_value` numbers per input value
+    /// (2 for a Gaussian with learned variance: all means first, then all log-variances).
+    pub fn init_decoder<B: Backend>(
+        &self,
+        latent: usize,
+        shape: InputShape,
+        outputs_per_value: usize,
+        device: &B::Device,
+    ) -> Result<Decoder<B>, ModelError> {
+        self.validate(shape)?;
+        Ok(match self {
+            ArchitectureConfig::Mlp { hidden, activation } => Decoder::Mlp(
+                MlpConfig::new(
+                    latent,
+                    hidden.iter().rev().copied().collect(),
+                    shape.dim() * outputs_per_value,
+                )
+                .with_activation(*activation)
+                .init(device),
+            ),
+            ArchitectureConfig::Conv {
+                channels,
+                kernel_size,
+                activation,
+            } => Decoder::Conv(ConvDecoder::new(
+                latent,
+                shape,
+                channels,
+                *kernel_size,
+                *activation,
+                outputs_per_value,
+                device,
+            )?),
+        })
+    }
+}
+
+/// An encoder of either family.
+#[derive(Module, Debug)]
+pub enum Encoder<B: Backend> {
+    /// Fully connected.
+    Mlp(Mlp<B>),
+    /// Convolutional.
+    Conv(ConvEncoder<B>),
+}
+
+impl<B: Backend> Encoder<B> {
+    /// Maps flat `[batch, dim]` items to `[batch, output]`.
+    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            Encoder::Mlp(m) => m.forward(x),
+            Encoder::Conv(c) => c.forward(x),
+        }
+    }
+}
+
+/// A decoder of either family.
+#[derive(Module, Debug)]
+pub enum Decoder<B: Backend> {
+    /// Fully connected.
+    Mlp(Mlp<B>),
+    /// Convolutional.
+    Conv(ConvDecoder<B>),
+}
+
+impl<B: Backend> Decoder<B> {
+    /// Maps `[batch, latent]` codes to flat `[batch, dim * outputs_per_value]` parameters.
+    pub fn forward(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            Decoder::Mlp(m) => m.forward(z),
+            Decoder::Conv(c) => c.forward(z),
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! Experiment configs: what data, which model, how to train. Read from TOML with unknown keys
+//! rejected, and saved beside every run.
+
+use std::path::{Path, PathBuf};
+
+use ae_data::Corruption;
+use ae_data::folder::MismatchedSize;
+use ae_models::{ArchitectureConfig, AutoencoderConfig, ModelConfig, VaeConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::TrainError;
+use crate::schedule::LrSchedule;
+
+/// Where the data comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    /// MNIST from the shipped `datasets/mnist`.
+    Mnist,
+    /// Fashion-MNIST from the shipped `datasets/fashion-mnist`.
+    FashionMnist,
+    /// A folder of images, one sub-folder per class.
+    ImageFolder,
+    /// A CSV table of numeric columns.
+    Csv,
+    /// Input and target image folders matched by file name.
+    Paired,
+    /// A seeded noisy parabola in 2-D.
+    Parabola,
+    /// A seeded noisy helix in 3-D.
+    Helix,
+}
+
+fn default_samples() -> usize {
+    2000
+}
+fn default_noise() -> f32 {
+    0.05
+}
+
+/// The data of an experiment and how it is corrupted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Where the data comes from.
+    pub source: DataSource,
+    /// The datasets root (MNIST sources; default `$AE_DATASETS` or `datasets`), the image
+    /// folder, the CSV file, or the input folder of a paired dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The target folder of a paired dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_path: Option<PathBuf>,
+    /// Image channels for folders (1 grey, 3 RGB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
+    /// Image height for folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<usize>,
+    /// Image width for folders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<usize>,
+    /// What to do with folder images of another size.
+    #[serde(default = "default_mismatch")]
+    pub on_size_mismatch: MismatchedSize,
+    /// The CSV column holding labels, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_column: Option<String>,
+    /// Number of points of a synthetic manifold.
+    #[serde(default = "default_samples")]
+    pub samples: usize,
+    /// Noise standard deviation of a synthetic manifold.
+    #[serde(default = "default_noise")]
+    pub noise: f32,
+    /// Use only the first `limit` training items (and at most `limit` validation items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// Fraction of the training items held out for validation. Default: MNIST sources
+    /// validate on their test split; other sources hold out 0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_fraction: Option<f64>,
+    /// Train only on these labels (one-class and few-class setups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<u32>>,
+    /// Dynamic binarization: resample each pixel as Bernoulli(value) every time it is used.
+    #[serde(default)]
+    pub binarize: bool,
+    /// Corruptions applied, in order, to the input (the target stays clean).
+    #[serde(default)]
+    pub corruptions: Vec<Corruption>,
+}
+
+fn default_mismatch() -> MismatchedSize {
+    MismatchedSize::Resize
+}
+
+impl DataConfig {
+    /// A config for `source` with every option at its default.
+    pub fn new(source: DataSource) -> Self {
+        Self {
+            source,
+            path: None,
+            target_path: None,
+            channels: None,
+            height: None,
+            width: None,
+            on_size_mismatch: MismatchedSize::Resize,
+            label_column: None,
+            samples: default_samples(),
+            noise: default_noise(),
+            limit: None,
+            validation_fraction: None,
+            classes: None,
+            binarize: false,
+            corruptions: Vec::new(),
+        }
+    }
+}
+
+/// The optimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerKind {
+    /// Adam (β = 0.9, 0.999; ε = 1e-8), no weight decay.
+    #[default]
+    Adam,
+    /// AdamW: Adam with decoupled weight decay.
+    Adamw,
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn default_batch_size() -> usize {
+    128
+}
+fn default_learning_rate() -> f64 {
+    1e-3
+}
+fn default_workers() -> usize {
+    1
+}
+fn default_kept() -> usize {
+    2
+}
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    /// Number of passes over the training data.
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Items per optimizer step.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Initial learning rate.
+    #[serde(default = "default_learning_rate")]
+    pub learning_rate: f64,
+    /// The optimizer.
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    /// Decoupled weight decay (AdamW only).
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Learning-rate schedule.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
+    /// Clip the gradient's norm to this value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip_norm: Option<f32>,
+    /// Stop when the validation loss has not improved for this many epochs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping_patience: Option<usize>,
+    /// Data-loader worker threads preparing batches ahead of the step.
+    #[serde(default = "default_workers")]
+    pub num_workers: usize,
+    /// Epoch checkpoints to keep (the best by validation loss is kept as well).
+    #[serde(default = "default_kept")]
+    pub checkpoints_kept: usize,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            batch_size: default_batch_size(),
+            learning_rate: default_learning_rate(),
+            optimizer: OptimizerKind::Adam,
+            weight_decay: 0.0,
+            lr_schedule: LrSchedule::Constant,
+            grad_clip_norm: None,
+            early_stopping_patience: None,
+            num_workers: default_workers(),
+            checkpoints_kept: default_kept(),
+        }
+    }
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// A whole experiment: data, model and training.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Seed for initialization, shuffling, corruption and sampling.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The data.
+    pub data: DataConfig,
+    /// The model (its `input_shape` is filled in from the data).
+    pub model: ModelConfig,
+    /// The training settings.
+    #[serde(default)]
+    pub training: TrainingConfig,
+}
+
+impl ExperimentConfig {
+    /// Reads and validates a TOML config file.
+    pub fn load(path: &Path) -> Result<Self, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` only names the source in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, TrainError> {
+        let error = |message: String| TrainError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut value: toml::Value =
+            toml::from_str(text).map_err(|e| error(e.to_string().trim_end().to_string()))?;
+        fill_model_defaults(&mut value);
+        let config: ExperimentConfig = value
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| error(e.to_string().trim_end().to_string()))?;
+        let round_trip = toml::Value::try_from(&config).map_err(|e| error(e.to_string()))?;
+        let mut unknown = Vec::new();
+        unknown_keys(&value, &round_trip, "", &mut unknown);
+        if !unknown.is_empty() {
+            return Err(error(format!("unknown key(s): {}", unknown.join(", "))));
+        }
+        config.validate().map_err(|e| error(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String, TrainError> {
+        toml::to_string_pretty(self).map_err(|e| TrainError::Invalid(e.to_string()))
+    }
+
+    /// Checks every value that can be checked without the data.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let t = &self.training;
+        let invalid = |m: String| Err(TrainError::Invalid(m));
+        if t.epochs == 0 {
+            return invalid("training.epochs must be at least 1".into());
+        }
+        if t.batch_size == 0 {
+            return invalid("training.batch_size must be at least 1".into());
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            return invalid(format!(
+                "training.learning_rate must be positive, got {}",
+                t.learning_rate
+            ));
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return invalid("training.weight_decay must be non-negative".into());
+        }
+        if t.weight_decay > 0.0 && t.optimizer == OptimizerKind::Adam {
+            return invalid("training.weight_decay needs optimizer = \"adamw\"".into());
+        }
+        if let Some(clip) = t.grad_clip_norm
+            && !(clip.is_finite() && clip > 0.0)
+        {
+            return invalid("training.grad_clip_norm must be positive".into());
+        }
+        if t.num_workers == 0 {
+            return invalid("training.num_workers must be at least 1".into());
+        }
+        let d = &self.data;
+        for c in &d.corruptions {
+            c.validate()?;
+        }
+        if let Some(f) = d.validation_fraction
+            && !(f > 0.0 && f < 1.0)
+        {
+            return invalid(format!(
+                "data.validation_fraction must be in (0, 1), got {f}"
+            ));
+        }
+        if d.limit == Some(0) {
+            return invalid("data.limit must be at least 1".into());
+        }
+        if !(d.noise.is_finite() && d.noise >= 0.0) {
+            return invalid("data.noise must be non-negative".into());
+        }
+        if self.model.latent() == 0 {
+            return invalid("model.latent must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Adds the model config's defaults (burn's `Config` derive requires every field when
+/// deserializing) for keys the user left out, taking them from the config types themselves.
+fn fill_model_defaults(value: &mut toml::Value) {
+    let Some(model) = value.get_mut("model").and_then(|m| m.as_table_mut()) else {
+        return;
+    };
+    let architecture = ArchitectureConfig::Mlp {
+        hidden: Vec::new(),
+        activation: Default::default(),
+    };
+    let template = match model.get("model").and_then(|v| v.as_str()) {
+        Some("autoencoder") => {
+            ModelConfig::Autoencoder(AutoencoderConfig::new(1, architecture))
+        }
+        Some("vae") => ModelConfig::Vae(VaeConfig::new(1, architecture)),
+        _ => return,
+    };
+    let Ok(toml::Value::Table(defaults)) = toml::Value::try_from(&template) else {
+        return;
+    };
+    for (key, default) in defaults {
+        if key != "latent" && key != "architecture" && !model.contains_key(&key) {
+            model.insert(key, default);
+        }
+    }
+}
+
+/// Collects dotted paths of keys in `user` that the parsed config does not have.
+fn unknown_keys(user: &toml::Value, parsed: &toml::Value, prefix: &str, out: &mut Vec<String>) {
+    match (user, parsed) {
+        (toml::Value::Table(u), toml::Value::Table(p)) => {
+            for (key, value) in u {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                match p.get(key) {
+                    Some(inner) => unknown_keys(value, inner, &path, out),
+                    None => out.push(path),
+                }
+            }
+        }
+        (toml::Value::Array(u), toml::Value::Array(p)) => {
+            for (i, (a, b)) in u.iter().zip(p).enumerate() {
+                unknown_keys(a, b, &format!("{prefix}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+seed = 7
+[data]
+source = "mnist"
+corruptions = [{ kind = "gaussian", sigma = 0.3 }]
+[model]
+model = "vae"
+latent = 20
+architecture = { kind = "mlp", hidden = [400] }
+[training]
+epochs = 2
+"#;
+
+    #[test]
+    fn parses_a_good_config_and_round_trips() {
+        let c = ExperimentConfig::from_toml(GOOD, Path::new("good.toml")).unwrap();
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.training.epochs, 2);
+        assert_eq!(c.training.batch_size, 128);
+        let again = ExperimentConfig::from_toml(&c.to_toml().unwrap(), Path::new("x")).unwrap();
+        assert_eq!(again.data, c.data);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_naming_file_and_key() {
+        let bad = GOOD.replace("latent = 20", "latent = 20\nlatnet = 3");
+        let e = ExperimentConfig::from_toml(&bad, Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.toml") && e.contains("model.latnet"), "{e}");
+        let bad = GOOD.replace("epochs = 2", "epochs = 2\nepochz = 3");
+        let e = ExperimentConfig::from_toml(&bad, Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("epochz"), "{e}");
+    }
+
+    #[test]
+    fn rejects_out_of_range_values() {
+        for (from, to, needle) in [
+            ("latent = 20", "latent = 0", "latent"),
+            ("sigma = 0.3", "sigma = -0.3", "sigma"),
+            ("epochs = 2", "epochs = 0", "epochs"),
+            ("model = \"vae\"", "model = \"gan\"", "gan"),
+        ] {
+            let bad = GOOD.replace(from, to);
+            let e = ExperimentConfig::from_toml(&bad, Path::new("bad.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("bad.toml") && e.contains(needle), "{to}: {e}");
+        }
+    }
+}

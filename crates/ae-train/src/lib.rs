@@ -1,0 +1,21 @@
+//! The training harness: one model-agnostic trainer on burn-train's `Learner`, run folders
+//! with config, metrics CSV, checkpoints and the final model, evaluation, and pictures.
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod evaluate;
+pub mod logger;
+pub mod metrics;
+pub mod pictures;
+pub mod renderer;
+pub mod run_dir;
+pub mod schedule;
+pub mod step;
+pub mod trainer;
+
+pub use config::{DataConfig, DataSource, ExperimentConfig, OptimizerKind, TrainingConfig};
+pub use error::TrainError;
+pub use evaluate::{EvalMetrics, evaluate};
+pub use run_dir::RunDir;
+pub use trainer::{TrainOptions, TrainSummary, load_model, train};

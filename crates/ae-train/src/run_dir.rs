@@ -1,0 +1,161 @@
+//! The run folder `runs/<name>/`: config, model config, metrics CSV, checkpoints and the final
+//! model, with every file written atomically (temporary file, sync, rename).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::TrainError;
+
+/// Paths inside one run folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir {
+    dir: PathBuf,
+}
+
+impl RunDir {
+    /// The run folder at `dir` (not created yet).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The folder itself.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Creates the folder and its checkpoint folder.
+    pub fn create(&self) -> Result<(), TrainError> {
+        std::fs::create_dir_all(self.checkpoint_dir())
+            .map_err(|e| TrainError::io(self.checkpoint_dir(), e))
+    }
+
+    /// The experiment config the run was trained with.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+
+    /// The model config alone, as burn's JSON config (rebuilds the model).
+    pub fn model_config_file(&self) -> PathBuf {
+        self.dir.join("model.json")
+    }
+
+    /// Per-epoch metrics.
+    pub fn metrics_file(&self) -> PathBuf {
+        self.dir.join("metrics.csv")
+    }
+
+    /// The final model record, without its `.mpk` extension (burn's recorders add it).
+    pub fn model_stem(&self) -> PathBuf {
+        self.dir.join("model")
+    }
+
+    /// The final model record file.
+    pub fn model_file(&self) -> PathBuf {
+        self.dir.join("model.mpk")
+    }
+
+    /// Column statistics of a CSV run.
+    pub fn standardization_file(&self) -> PathBuf {
+        self.dir.join("standardization.json")
+    }
+
+    /// The summary of the last training session.
+    pub fn summary_file(&self) -> PathBuf {
+        self.dir.join("summary.json")
+    }
+
+    /// burn-train's epoch checkpoints.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.dir.join("checkpoint")
+    }
+
+    /// The newest epoch with a complete checkpoint (model, optimizer and scheduler).
+    pub fn latest_checkpoint(&self) -> Option<usize> {
+        let entries = std::fs::read_dir(self.checkpoint_dir()).ok()?;
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_prefix("model-")?
+                    .strip_suffix(".mpk")?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .filter(|epoch| {
+                ["optim", "scheduler"].iter().all(|part| {
+                    self.checkpoint_dir()
+                        .join(format!("{part}-{epoch}.mpk"))
+                        .exists()
+                })
+            })
+            .max()
+    }
+
+    /// Checks that this is a trained run, naming what is missing.
+    pub fn require_trained(&self) -> Result<(), TrainError> {
+        if !self.config_file().exists() {
+            return Err(TrainError::Config {
+                path: self.dir.clone(),
+                message: "not a run folder: it has no config.toml".into(),
+            });
+        }
+        if !self.model_file().exists() {
+            return Err(TrainError::Record {
+                path: self.dir.clone(),
+                message: "this run has no trained model (model.mpk): train it first".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let tmp = temporary_path(path);
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        TrainError::io(path, e)
+    })
+}
+
+/// The temporary sibling used while `path` is being written.
+pub fn temporary_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_content_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert!(!temporary_path(&path).exists());
+    }
+
+    #[test]
+    fn latest_checkpoint_needs_all_three_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        run.create().unwrap();
+        for part in ["model", "optim", "scheduler"] {
+            std::fs::write(run.checkpoint_dir().join(format!("{part}-2.mpk")), b"x").unwrap();
+        }
+        std::fs::write(run.checkpoint_dir().join("model-3.mpk"), b"x").unwrap();
+        assert_eq!(run.latest_checkpoint(), Some(2));
+        let e = run.require_trained().unwrap_err().to_string();
+        assert!(e.contains("config.toml"), "{e}");
+    }
+}

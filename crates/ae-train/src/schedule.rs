@@ -1,0 +1,124 @@
+//! Learning-rate schedules, as one scheduler type so the trainer is compiled once.
+
+use burn::optim::LearningRate;
+use burn::optim::lr_scheduler::LrScheduler;
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+/// How the learning rate changes over optimizer steps.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LrSchedule {
+    /// The same rate throughout.
+    #[default]
+    Constant,
+    /// Cosine decay from the initial rate to `final_fraction` of it over the whole run.
+    Cosine {
+        /// Final rate as a fraction of the initial one.
+        #[serde(default)]
+        final_fraction: f64,
+    },
+    /// Multiply the rate by `gamma` every `every_epochs` epochs.
+    Step {
+        /// Epochs between decays.
+        every_epochs: usize,
+        /// Decay factor.
+        gamma: f64,
+    },
+}
+
+/// A schedule bound to an initial rate and the run's length; its state is the step count.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    schedule: LrSchedule,
+    initial: f64,
+    total_steps: usize,
+    steps_per_epoch: usize,
+    step: usize,
+}
+
+impl Scheduler {
+    /// A scheduler for `total_steps` steps of `steps_per_epoch` each.
+    pub fn new(
+        schedule: LrSchedule,
+        initial: f64,
+        total_steps: usize,
+        steps_per_epoch: usize,
+    ) -> Self {
+        Self {
+            schedule,
+            initial,
+            total_steps: total_steps.max(1),
+            steps_per_epoch: steps_per_epoch.max(1),
+            step: 0,
+        }
+    }
+
+    /// The rate at a given (0-based) step.
+    pub fn rate_at(&self, step: usize) -> f64 {
+        match self.schedule {
+            LrSchedule::Constant => self.initial,
+            LrSchedule::Cosine { final_fraction } => {
+                let progress = (step as f64 / self.total_steps as f64).min(1.0);
+                let floor = self.initial * final_fraction;
+                floor
+                    + (self.initial - floor) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+            LrSchedule::Step {
+                every_epochs,
+                gamma,
+            } => {
+                let epoch = step / self.steps_per_epoch;
+                self.initial * gamma.powi((epoch / every_epochs.max(1)) as i32)
+            }
+        }
+    }
+}
+
+impl LrScheduler for Scheduler {
+    type Record<B: Backend> = usize;
+
+    fn step(&mut self) -> LearningRate {
+        let rate = self.rate_at(self.step);
+        self.step += 1;
+        rate
+    }
+
+    fn to_record<B: Backend>(&self) -> usize {
+        self.step
+    }
+
+    fn load_record<B: Backend>(mut self, record: usize) -> Self {
+        self.step = record;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_starts_at_initial_and_ends_at_floor() {
+        let s = Scheduler::new(LrSchedule::Cosine { final_fraction: 0.1 }, 1e-3, 100, 10);
+        assert!((s.rate_at(0) - 1e-3).abs() < 1e-12);
+        assert!((s.rate_at(50) - 0.55e-3).abs() < 1e-9);
+        assert!((s.rate_at(100) - 1e-4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn step_schedule_decays_per_epoch_block() {
+        let s = Scheduler::new(
+            LrSchedule::Step {
+                every_epochs: 2,
+                gamma: 0.5,
+            },
+            1.0,
+            100,
+            10,
+        );
+        assert_eq!(s.rate_at(19), 1.0);
+        assert_eq!(s.rate_at(20), 0.5);
+        assert_eq!(s.rate_at(45), 0.25);
+    }
+}

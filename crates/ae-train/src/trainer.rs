@@ -1,0 +1,301 @@
+//! The model-agnostic trainer on burn-train's `Learner`, and loading trained runs.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ae_data::{AeBatcher, IndexDataset};
+use ae_models::{AnyModel, InputShape, ModelConfig};
+use burn::config::Config;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::{AutodiffModule, Module};
+use burn::optim::AdamWConfig;
+use burn::optim::grad_clipping::GradientClippingConfig;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::checkpoint::{
+    ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
+};
+use burn::train::logger::FileMetricLogger;
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::{
+    Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
+};
+use serde::Serialize;
+
+use crate::data::{PreparedData, prepare};
+use crate::logger::CsvMetricLogger;
+use crate::metrics::{DivergenceWatch, Stat, StatMetric};
+use crate::renderer::LineRenderer;
+use crate::run_dir::write_atomic;
+use crate::schedule::Scheduler;
+use crate::step::{StepCounter, Trainable};
+use crate::{EvalMetrics, ExperimentConfig, RunDir, TrainError, evaluate};
+
+/// The recorder for models and checkpoints: named MessagePack at full precision.
+pub type ModelRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+
+/// Options of one training session.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Continue from the run folder's newest checkpoint.
+    pub resume: bool,
+    /// Seconds between progress lines when stdout is not a terminal (default 10).
+    pub progress_interval: Option<Duration>,
+    /// Use the line renderer even on a terminal.
+    pub plain_progress: bool,
+}
+
+/// What a finished training session reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    /// Epochs in the run (including resumed ones).
+    pub epochs: usize,
+    /// Epoch the session started from (0 for a fresh run).
+    pub resumed_from_epoch: usize,
+    /// Wall time of this session's training loop.
+    pub seconds: f64,
+    /// Training items per second over this session.
+    pub items_per_second: f64,
+    /// Metrics on the validation set after training.
+    pub validation: EvalMetrics,
+}
+
+/// The model config with its input shape taken from the data.
+fn model_config_for(config: &ExperimentConfig, data: &PreparedData) -> Result<ModelConfig, TrainError> {
+    let shape = data.train.shape;
+    if data.train.target_dim() != data.train.dim() {
+        return Err(TrainError::Invalid(format!(
+            "inputs have {} values but targets have {}: input and target shapes must match",
+            data.train.dim(),
+            data.train.target_dim()
+        )));
+    }
+    let mut model = config.model.clone();
+    model.set_input_shape(InputShape::new(shape.channels, shape.height, shape.width));
+    model.validate()?;
+    Ok(model)
+}
+
+/// Trains `config` into `run` on `device`, writing config, metrics, checkpoints and the model.
+pub fn train<B: AutodiffBackend>(
+    config: &ExperimentConfig,
+    run: &RunDir,
+    device: B::Device,
+    options: &TrainOptions,
+) -> Result<TrainSummary, TrainError> {
+    config.validate()?;
+    let data = prepare(&config.data, config.seed)?;
+    let training = &config.training;
+    if training.batch_size > data.train.len() {
+        return Err(TrainError::Invalid(format!(
+            "training.batch_size {} is larger than the {} training items",
+            training.batch_size,
+            data.train.len()
+        )));
+    }
+    let mut resolved = config.clone();
+    resolved.model = model_config_for(config, &data)?;
+
+    let resume_epoch = if options.resume {
+        let epoch = run.latest_checkpoint().ok_or_else(|| TrainError::Record {
+            path: run.checkpoint_dir(),
+            message: "no complete checkpoint to resume from".into(),
+        })?;
+        let saved = ExperimentConfig::load(&run.config_file())?;
+        if saved.to_toml()? != resolved.to_toml()? {
+            return Err(TrainError::Config {
+                path: run.config_file(),
+                message: "the run was trained with a different config; resume with the same one".into(),
+            });
+        }
+        Some(epoch)
+    } else {
+        None
+    };
+    run.create()?;
+    write_atomic(&run.config_file(), resolved.to_toml()?.as_bytes())?;
+    write_atomic(
+        &run.model_config_file(),
+        burn::config::config_to_json(&resolved.model).as_bytes(),
+    )?;
+    if let Some(stats) = &data.standardization {
+        let json = serde_json::to_string_pretty(stats).map_err(|e| TrainError::Invalid(e.to_string()))?;
+        write_atomic(&run.standardization_file(), json.as_bytes())?;
+    }
+    if resume_epoch.is_none() && run.metrics_file().exists() {
+        std::fs::remove_file(run.metrics_file()).map_err(|e| TrainError::io(run.metrics_file(), e))?;
+    }
+
+    B::seed(&device, config.seed);
+    let model: AnyModel<B> = resolved.model.init(&device)?;
+    let is_vae = model.as_vae().is_some();
+
+    let train_data = Arc::new(data.train.clone());
+    let valid_data = Arc::new(data.valid.clone());
+    let train_batcher = AeBatcher::new(
+        train_data.clone(),
+        config.data.corruptions.clone(),
+        config.data.binarize,
+        config.seed,
+    );
+    let valid_batcher = AeBatcher::new(
+        valid_data.clone(),
+        config.data.corruptions.clone(),
+        config.data.binarize,
+        config.seed.wrapping_add(1),
+    );
+    let train_loader = DataLoaderBuilder::<B, usize, ae_data::AeBatch<B>>::new(train_batcher)
+        .batch_size(training.batch_size)
+        .shuffle(config.seed)
+        .num_workers(training.num_workers)
+        .build(IndexDataset::new(train_data.len()));
+    let valid_loader =
+        DataLoaderBuilder::<B::InnerBackend, usize, ae_data::AeBatch<B::InnerBackend>>::new(
+            valid_batcher.clone(),
+        )
+        .batch_size(training.batch_size)
+        .num_workers(training.num_workers)
+        .build(IndexDataset::new(valid_data.len()));
+
+    let steps_per_epoch = train_data.len().div_ceil(training.batch_size);
+    let scheduler = Scheduler::new(
+        training.lr_schedule,
+        training.learning_rate,
+        steps_per_epoch * training.epochs,
+        steps_per_epoch,
+    );
+    let optimizer = AdamWConfig::new()
+        .with_epsilon(1e-8)
+        .with_weight_decay(training.weight_decay as f32)
+        .with_grad_clipping(training.grad_clip_norm.map(GradientClippingConfig::Norm))
+        .init::<B, Trainable<B>>();
+    let start_epoch = resume_epoch.unwrap_or(0);
+    let trainable = Trainable {
+        model,
+        steps: StepCounter::starting_at(start_epoch * steps_per_epoch),
+    };
+
+    let mut builder = SupervisedTraining::new(run.path(), train_loader, valid_loader)
+        .with_metric_logger(FileMetricLogger::new(run.path()))
+        .with_metric_logger(CsvMetricLogger::new(run.metrics_file()))
+        .with_file_checkpointer(ModelRecorder::new())
+        .with_checkpointing_strategy(
+            ComposedCheckpointingStrategy::builder()
+                .add(KeepLastNCheckpoints::new(training.checkpoints_kept.max(1)))
+                .add(MetricCheckpointingStrategy::new(
+                    &StatMetric::new(Stat::Loss),
+                    Aggregate::Mean,
+                    Direction::Lowest,
+                    Split::Valid,
+                ))
+                .build(),
+        )
+        .num_epochs(training.epochs);
+    let watch = DivergenceWatch::new(builder.interrupter());
+    builder = builder
+        .metric_train_numeric(StatMetric::new(Stat::Loss).watching(watch.clone()))
+        .metric_valid_numeric(StatMetric::new(Stat::Loss))
+        .metric_train_numeric(StatMetric::new(Stat::Reconstruction))
+        .metric_valid_numeric(StatMetric::new(Stat::Reconstruction));
+    if is_vae {
+        builder = builder
+            .metric_train_numeric(StatMetric::new(Stat::Kl))
+            .metric_valid_numeric(StatMetric::new(Stat::Kl))
+            .metric_train_numeric(StatMetric::new(Stat::Elbo))
+            .metric_valid_numeric(StatMetric::new(Stat::Elbo));
+    }
+    builder = builder
+        .metric_train_numeric(StatMetric::new(Stat::SquaredError))
+        .metric_valid_numeric(StatMetric::new(Stat::SquaredError));
+    if let Some(patience) = training.early_stopping_patience {
+        builder = builder.early_stopping(MetricEarlyStoppingStrategy::new(
+            &StatMetric::new(Stat::Loss),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs: patience },
+        ));
+    }
+    if let Some(epoch) = resume_epoch {
+        builder = builder.checkpoint(epoch);
+    }
+    if options.plain_progress || !std::io::stdout().is_terminal() {
+        builder = builder.renderer(LineRenderer::new(
+            options.progress_interval.unwrap_or(Duration::from_secs(10)),
+        ));
+    }
+
+    let learner = Learner::new(trainable, optimizer, scheduler);
+    let started = Instant::now();
+    let result = builder.launch(learner);
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(reason) = watch.reason() {
+        return Err(TrainError::Diverged(reason));
+    }
+    let model = result.model.model;
+    save_model(&model, run)?;
+
+    let epochs_run = training.epochs.saturating_sub(start_epoch);
+    let validation = evaluate(&model, &valid_batcher, training.batch_size, &device_inner::<B>(&device));
+    let summary = TrainSummary {
+        epochs: training.epochs,
+        resumed_from_epoch: start_epoch,
+        seconds,
+        items_per_second: (epochs_run * train_data.len()) as f64 / seconds.max(1e-9),
+        validation,
+    };
+    let json = serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    write_atomic(&run.summary_file(), json.as_bytes())?;
+    Ok(summary)
+}
+
+fn device_inner<B: AutodiffBackend>(device: &B::Device) -> burn::tensor::Device<B::InnerBackend> {
+    device.clone()
+}
+
+/// Saves `model` as the run's final record, atomically.
+pub fn save_model<B: Backend>(model: &AnyModel<B>, run: &RunDir) -> Result<(), TrainError> {
+    let tmp_stem = run.path().join("model-partial");
+    ModelRecorder::new()
+        .record(model.clone().into_record(), tmp_stem.clone())
+        .map_err(|e| TrainError::Record {
+            path: run.model_file(),
+            message: e.to_string(),
+        })?;
+    let tmp_file = tmp_stem.with_extension("mpk");
+    std::fs::File::open(&tmp_file)
+        .and_then(|f| f.sync_all())
+        .and_then(|_| std::fs::rename(&tmp_file, run.model_file()))
+        .map_err(|e| TrainError::io(run.model_file(), e))
+}
+
+/// Loads a trained run: its config and its model on `device`.
+pub fn load_model<B: Backend>(
+    run: &RunDir,
+    device: &B::Device,
+) -> Result<(ExperimentConfig, AnyModel<B>), TrainError> {
+    run.require_trained()?;
+    let config = ExperimentConfig::load(&run.config_file())?;
+    let model: AnyModel<B> = config.model.init(device)?;
+    let record = ModelRecorder::new()
+        .load(run.model_stem(), device)
+        .map_err(|e| TrainError::Record {
+            path: run.model_file(),
+            message: format!("cannot load the model: {e}"),
+        })?;
+    Ok((config, model.load_record(record)))
+}
+
+/// Loads the model saved as burn's JSON config (`model.json`) without its weights.
+pub fn load_model_config(run: &RunDir) -> Result<ModelConfig, TrainError> {
+    ModelConfig::load(run.model_config_file()).map_err(|e| TrainError::Config {
+        path: run.model_config_file(),
+        message: e.to_string(),
+    })
+}
+
+/// The inner (non-autodiff) model, for evaluation after training.
+pub fn inference_model<B: AutodiffBackend>(model: &AnyModel<B>) -> AnyModel<B::InnerBackend> {
+    model.valid()
+}
