@@ -89,14 +89,25 @@ impl Likelihood {
 /// `floor + softplus(x - floor)`: equals x far above the floor, never goes below it, and keeps
 /// a gradient everywhere (unlike a hard clamp).
 pub fn soft_floor<B: Backend, const D: usize>(x: Tensor<B, D>, floor: f64) -> Tensor<B, D> {
-    activation::softplus(x - floor, 1.0) + floor
+    softplus(x - floor) + floor
 }
 
-/// Binary cross-entropy with logits, summed over values: stable for any logit
-/// (`max(l, 0) − l·x + ln(1 + e^(−|l|))`).
+/// `ln(1 + e^x)`, finite for any finite x and with gradient exactly `sigmoid(x)` everywhere.
+///
+/// Uses `ln(1 + e^x) = m + ln(e^(−m) + e^(x − m))`, which holds for any constant m; with
+/// m = max(x, 0) (detached, so it acts as a constant shift) both exponents are ≤ 0. burn's
+/// `activation::softplus` computes `ln(1 + e^x)` directly, which overflows to ∞ (and a NaN
+/// gradient) for x ≳ 88 in f32; the `relu(x) + ln(1 + e^(−|x|))` form is finite but its
+/// gradient at exactly x = 0 is 0 (the subgradients of relu and |x| at 0) instead of ½.
+pub fn softplus<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let shift = activation::relu(x.clone()).detach();
+    shift.clone() + (shift.clone().neg().exp() + (x - shift).exp()).log()
+}
+
+/// Binary cross-entropy with logits, summed over values: `ln(1 + e^l) − l·x`, stable for any
+/// logit (see [`softplus`]), with gradient `sigmoid(l) − x` everywhere.
 pub fn bce_with_logits<B: Backend>(logits: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
-    let softplus_tail = logits.clone().abs().neg().exp().log1p();
-    let loss = activation::relu(logits.clone()) - logits * target + softplus_tail;
+    let loss = softplus(logits.clone()) - logits * target;
     loss.sum_dim(1).squeeze_dim::<1>(1)
 }
 
@@ -107,7 +118,7 @@ pub fn gaussian_nll<B: Backend>(
     target: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
     let squared = (target - mean).square();
-    let per_value = (squared * log_variance.clone().neg().exp() + log_variance + LN_2PI) * 0.5;
+    let per_value = (squared * log_variance.clone().neg().exp() + log_variance.clone().detach() + LN_2PI) * 0.5;
     per_value.sum_dim(1).squeeze_dim::<1>(1)
 }
 

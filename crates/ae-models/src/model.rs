@@ -79,10 +79,11 @@ impl ModelConfig {
     /// Builds the model on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<AnyModel<B>, ModelError> {
         self.validate()?;
-        Ok(match self {
+        let model = match self {
             ModelConfig::Autoencoder(c) => AnyModel::Autoencoder(c.init(device)?),
             ModelConfig::Vae(c) => AnyModel::Vae(c.init(device)?),
-        })
+        };
+        Ok(materialize(model))
     }
 }
 
@@ -140,4 +141,12 @@ impl<B: Backend> AnyModel<B> {
             AnyModel::Autoencoder(_) => None,
         }
     }
+}
+
+/// Draws every lazily initialized parameter now. burn initializes parameters on first use, and
+/// a clone of a not-yet-initialized module draws its own values: without this, a model and the
+/// copy saved from it (or handed to a trainer) could hold different weights.
+pub fn materialize<B: Backend, M: Module<B>>(module: M) -> M {
+    let record = module.clone().into_record();
+    module.load_record(record)
 }

@@ -72,7 +72,8 @@ pub struct DataConfig {
     /// Noise standard deviation of a synthetic manifold.
     #[serde(default = "default_noise")]
     pub noise: f32,
-    /// Use only the first `limit` training items (and at most `limit` validation items).
+    /// Use only the first `limit` training items (and at most `limit` validation items); a
+    /// source with an official test split still evaluates on all of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
     /// Fraction of the training items held out for validation. Default: MNIST sources

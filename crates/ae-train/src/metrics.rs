@@ -165,3 +165,57 @@ impl Numeric for StatMetric {
         self.state.running_value()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::data::dataloader::Progress;
+
+    fn metadata() -> MetricMetadata {
+        MetricMetadata {
+            progress: Progress {
+                items_processed: 10,
+                items_total: 100,
+            },
+            global_progress: Progress {
+                items_processed: 2,
+                items_total: 5,
+            },
+            iteration: Some(17),
+            lr: None,
+        }
+    }
+
+    fn stats(reconstruction: f64, kl: f64) -> StepStats {
+        StepStats::from_sums(&[(reconstruction + kl) as f32, reconstruction as f32, kl as f32, 1.0], 1, true)
+    }
+
+    #[test]
+    fn a_finite_loss_passes_and_a_nan_term_stops_training_naming_it() {
+        let interrupter = Interrupter::new();
+        let watch = DivergenceWatch::new(interrupter.clone());
+        let mut metric = StatMetric::new(Stat::Loss).watching(watch.clone());
+        metric.update(&stats(100.0, 20.0), &metadata());
+        assert!(!interrupter.should_stop());
+        assert_eq!(watch.reason(), None);
+
+        metric.update(&stats(100.0, f64::INFINITY), &metadata());
+        assert!(interrupter.should_stop());
+        let reason = watch.reason().unwrap();
+        assert!(reason.contains("KL term") && reason.contains("epoch 2") && reason.contains("step 17"), "{reason}");
+
+        let interrupter = Interrupter::new();
+        let watch = DivergenceWatch::new(interrupter.clone());
+        let mut metric = StatMetric::new(Stat::Loss).watching(watch.clone());
+        metric.update(&stats(f64::NAN, 1.0), &metadata());
+        assert!(watch.reason().unwrap().contains("reconstruction term"));
+    }
+
+    #[test]
+    fn elbo_is_the_negative_of_reconstruction_plus_kl() {
+        let s = stats(100.0, 20.0);
+        assert_eq!(Stat::Elbo.read(&s), Some(-120.0));
+        assert_eq!(Stat::Kl.read(&s), Some(20.0));
+        assert_eq!(Stat::SquaredError.read(&s), Some(1.0));
+    }
+}

@@ -69,6 +69,22 @@ impl RunDir {
         self.dir.join("checkpoint")
     }
 
+    /// Removes what an earlier training session left (checkpoints, metric logs, model), so a
+    /// fresh run does not mix with it.
+    pub fn clear_previous_training(&self) -> Result<(), TrainError> {
+        for dir in [self.checkpoint_dir(), self.dir.join("train"), self.dir.join("valid")] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+            }
+        }
+        for file in [self.metrics_file(), self.model_file(), self.summary_file()] {
+            if file.exists() {
+                std::fs::remove_file(&file).map_err(|e| TrainError::io(&file, e))?;
+            }
+        }
+        self.create()
+    }
+
     /// The newest epoch with a complete checkpoint (model, optimizer and scheduler).
     pub fn latest_checkpoint(&self) -> Option<usize> {
         let entries = std::fs::read_dir(self.checkpoint_dir()).ok()?;

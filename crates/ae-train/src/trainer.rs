@@ -102,12 +102,18 @@ pub fn train<B: AutodiffBackend>(
             path: run.checkpoint_dir(),
             message: "no complete checkpoint to resume from".into(),
         })?;
-        let saved = ExperimentConfig::load(&run.config_file())?;
+        let mut saved = ExperimentConfig::load(&run.config_file())?;
+        saved.training.epochs = resolved.training.epochs;
         if saved.to_toml()? != resolved.to_toml()? {
             return Err(TrainError::Config {
                 path: run.config_file(),
-                message: "the run was trained with a different config; resume with the same one".into(),
+                message: "the run was trained with a different config; resume with the same one (only training.epochs may change)".into(),
             });
+        }
+        if epoch >= training.epochs {
+            return Err(TrainError::Invalid(format!(
+                "the run already has {epoch} epochs: raise training.epochs to train further"
+            )));
         }
         Some(epoch)
     } else {
@@ -123,8 +129,8 @@ pub fn train<B: AutodiffBackend>(
         let json = serde_json::to_string_pretty(stats).map_err(|e| TrainError::Invalid(e.to_string()))?;
         write_atomic(&run.standardization_file(), json.as_bytes())?;
     }
-    if resume_epoch.is_none() && run.metrics_file().exists() {
-        std::fs::remove_file(run.metrics_file()).map_err(|e| TrainError::io(run.metrics_file(), e))?;
+    if resume_epoch.is_none() {
+        run.clear_previous_training()?;
     }
 
     B::seed(&device, config.seed);

@@ -1,0 +1,170 @@
+//! The `ae` binary as a user runs it: train, eval, reconstruct, sample, and clear errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ae(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args(args)
+        .env_remove("AE_DATASETS")
+        .output()
+        .expect("the ae binary runs")
+}
+
+fn datasets() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets")
+        .display()
+        .to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `ae` expecting failure; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = ae(args);
+    assert!(!out.status.success(), "expected failure: {args:?}\n{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.starts_with("error:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "stderr: {}", stderr(o));
+    let text = stdout(o);
+    let start = text.find('{').expect("JSON on stdout");
+    serde_json::from_str(&text[start..]).expect("valid JSON")
+}
+
+#[test]
+fn train_one_epoch_then_eval_reconstruct_and_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("vae");
+    let run_s = run.display().to_string();
+    let data = datasets();
+    let out = ae(&[
+        "train", "--model", "vae", "--latent", "8", "--hidden", "128", "--data", "mnist",
+        "--data-path", &data, "--limit", "600", "--epochs", "1", "--batch-size", "50",
+        "--run-dir", &run_s, "--plain",
+    ]);
+    let report = json(&out);
+    assert!(stdout(&out).contains("epoch 1/1 valid"), "{}", stdout(&out));
+    let loss = report["summary"]["validation"]["loss"].as_f64().unwrap();
+    assert!(loss.is_finite() && loss < 543.0, "{report}");
+    for file in ["config.toml", "model.json", "model.mpk", "metrics.csv", "reconstructions.png"] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+
+    let eval = json(&ae(&["eval", &run_s]));
+    assert_eq!(eval["model"], "vae");
+    // `limit` trims training and validation; eval reports on the whole test split.
+    assert_eq!(eval["metrics"]["items"], 10000);
+    let elbo = eval["metrics"]["negative_elbo"].as_f64().unwrap();
+    assert!((elbo - loss).abs() < 0.1 * loss, "eval {elbo} vs training {loss}");
+
+    let picture = dir.path().join("r.png");
+    json(&ae(&["reconstruct", &run_s, "--count", "5", "--out", &picture.display().to_string()]));
+    let image = image_size(&picture);
+    assert_eq!(image.1, 2 * (28 * 3 + 2) + 2, "two rows: inputs, reconstructions");
+
+    json(&ae(&["sample", &run_s, "--count", "9"]));
+    assert!(run.join("samples.png").exists());
+}
+
+fn image_size(path: &PathBuf) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    (w, h)
+}
+
+#[test]
+fn denoising_autoencoder_from_a_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dae.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[data]
+source = "fashion-mnist"
+path = "{}"
+limit = 300
+corruptions = [{{ kind = "gaussian", sigma = 0.3 }}, {{ kind = "masking", p = 0.1 }}]
+
+[model]
+model = "autoencoder"
+latent = 8
+architecture = {{ kind = "conv", channels = [4, 8] }}
+
+[training]
+epochs = 1
+batch_size = 30
+"#,
+            datasets()
+        ),
+    )
+    .unwrap();
+    let run = dir.path().join("dae").display().to_string();
+    json(&ae(&["train", "--config", &config.display().to_string(), "--run-dir", &run, "--plain"]));
+    let picture = dir.path().join("r.png");
+    json(&ae(&["reconstruct", &run, "--count", "4", "--out", &picture.display().to_string()]));
+    assert_eq!(image_size(&picture).1, 3 * (28 * 3 + 2) + 2, "noisy, clean, denoised rows");
+    let err = fails(&["sample", &run]);
+    assert!(err.contains("needs a VAE"), "{err}");
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope").display().to_string();
+    let err = fails(&["eval", &missing]);
+    assert!(err.contains("nope") && err.contains("config.toml"), "{err}");
+
+    let err = fails(&["train", "--model", "vae", "--backend", "cuda"]);
+    assert!(err.contains("cuda"), "{err}");
+
+    let err = fails(&["train", "--model", "ae", "--noise", "gaussian:-1"]);
+    assert!(err.contains("sigma"), "{err}");
+    let err = fails(&["train", "--model", "ae", "--noise", "blur:2"]);
+    assert!(err.contains("blur"), "{err}");
+    let err = fails(&["train"]);
+    assert!(err.contains("--config") && err.contains("--model"), "{err}");
+
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[data]\nsource = \"mnist\"\n[model]\nmodel = \"vae\"\nlatent = 4\nlatnet = 2\narchitecture = { kind = \"mlp\", hidden = [8] }\n").unwrap();
+    let err = fails(&["train", "--config", &config.display().to_string()]);
+    assert!(err.contains("bad.toml") && err.contains("model.latnet"), "{err}");
+
+    std::fs::write(&config, "[data]\nsource = \"mnist\"\n[model\n").unwrap();
+    let err = fails(&["train", "--config", &config.display().to_string()]);
+    assert!(err.contains("bad.toml") && err.contains("line 3"), "{err}");
+
+    // A truncated IDX file is named in the error.
+    let root = dir.path().join("datasets");
+    std::fs::create_dir_all(root.join("mnist")).unwrap();
+    for name in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        let full = Path::new(&datasets()).join("mnist").join(name);
+        let bytes = std::fs::read(full).unwrap();
+        std::fs::write(root.join("mnist").join(name), &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let err = fails(&[
+        "train", "--model", "ae", "--data-path", &root.display().to_string(), "--run-dir",
+        &dir.path().join("r").display().to_string(),
+    ]);
+    assert!(err.contains("train-images-idx3-ubyte.gz"), "{err}");
+
+    let err = fails(&[
+        "train", "--model", "ae", "--data-path", &datasets(), "--limit", "10",
+        "--batch-size", "64", "--run-dir", &dir.path().join("r").display().to_string(),
+    ]);
+    assert!(err.contains("larger than"), "{err}");
+}
