@@ -212,7 +212,10 @@ mod tests {
 
     #[test]
     fn parses_names_case_insensitively_and_rejects_unknown() {
-        assert_eq!("NdArray".parse::<BackendKind>().ok(), Some(BackendKind::Ndarray));
+        assert_eq!(
+            "NdArray".parse::<BackendKind>().ok(),
+            Some(BackendKind::Ndarray)
+        );
         assert_eq!("wgpu".parse::<BackendKind>().ok(), Some(BackendKind::Wgpu));
         let err = "cuda".parse::<BackendKind>().unwrap_err().to_string();
         assert!(err.contains("cuda") && err.contains("ndarray"), "{err}");

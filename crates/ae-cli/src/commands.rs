@@ -20,9 +20,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Distribution, Tensor};
 
-use crate::flags::{
-    Cli, Command, EvalArgs, LikelihoodKind, ModelKind, PictureArgs, TrainArgs,
-};
+use crate::flags::{Cli, Command, EvalArgs, LikelihoodKind, ModelKind, PictureArgs, TrainArgs};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -52,7 +50,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 },
             )?
         }
-        Command::Eval(args) => run_on(choice, EvalTask { args, backend: kind })?,
+        Command::Eval(args) => run_on(
+            choice,
+            EvalTask {
+                args,
+                backend: kind,
+            },
+        )?,
         Command::Reconstruct(args) => run_on(choice, ReconstructTask { args })?,
         Command::Sample(args) => run_on(choice, SampleTask { args })?,
     }
@@ -137,9 +141,11 @@ fn model_from_flags(args: &TrainArgs) -> Result<ModelConfig> {
                     min_log_variance: -8.0,
                 },
             };
-            ModelConfig::Vae(VaeConfig::new(latent, architecture)
+            ModelConfig::Vae(
+                VaeConfig::new(latent, architecture)
                     .with_input_shape(shape)
-                    .with_likelihood(likelihood))
+                    .with_likelihood(likelihood),
+            )
         }
     })
 }
@@ -320,7 +326,9 @@ fn rows_of<B: Backend>(tensor: Tensor<B, 2>) -> Result<Vec<Vec<f32>>> {
         .into_data()
         .to_vec()
         .map_err(|e| anyhow!("cannot read tensor data: {e:?}"))?;
-    Ok((0..n).map(|i| values[i * d..(i + 1) * d].to_vec()).collect())
+    Ok((0..n)
+        .map(|i| values[i * d..(i + 1) * d].to_vec())
+        .collect())
 }
 
 /// Writes inputs, corrupted inputs (if any) and reconstructions of test items to `out`.

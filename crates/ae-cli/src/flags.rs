@@ -21,18 +21,20 @@ pub struct Cli {
 }
 
 fn parse_backend(s: &str) -> Result<BackendKind, String> {
-    s.parse().map_err(|e: ae_backend::BackendError| e.to_string())
+    s.parse()
+        .map_err(|e: ae_backend::BackendError| e.to_string())
 }
 
 fn parse_device(s: &str) -> Result<WgpuDeviceChoice, String> {
-    s.parse().map_err(|e: ae_backend::BackendError| e.to_string())
+    s.parse()
+        .map_err(|e: ae_backend::BackendError| e.to_string())
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a model from a config file and/or flags; writes runs/<name>/.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Print test metrics of a trained run as JSON.
     Eval(EvalArgs),
     /// Draw a PNG grid: inputs, corrupted inputs (when denoising) and reconstructions.

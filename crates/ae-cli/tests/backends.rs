@@ -56,7 +56,12 @@ fn outputs<B: Backend>(model: &AnyModel<B>, device: &B::Device) -> Vec<f32> {
     let code = model.encode(x.clone());
     let reconstruction = model.decode(code.clone());
     let mut all: Vec<f32> = code.into_data().to_vec().unwrap_or_default();
-    all.extend(reconstruction.into_data().to_vec::<f32>().unwrap_or_default());
+    all.extend(
+        reconstruction
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap_or_default(),
+    );
     if let AnyModel::Autoencoder(ae) = model {
         let loss = ae.forward(x.clone(), x).reconstruction_loss;
         all.extend(loss.into_data().to_vec::<f32>().unwrap_or_default());

@@ -29,7 +29,11 @@ fn stderr(o: &Output) -> String {
 /// Runs `ae` expecting failure; returns its stderr.
 fn fails(args: &[&str]) -> String {
     let out = ae(args);
-    assert!(!out.status.success(), "expected failure: {args:?}\n{}", stdout(&out));
+    assert!(
+        !out.status.success(),
+        "expected failure: {args:?}\n{}",
+        stdout(&out)
+    );
     let err = stderr(&out);
     assert!(err.starts_with("error:"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -50,15 +54,38 @@ fn train_one_epoch_then_eval_reconstruct_and_sample() {
     let run_s = run.display().to_string();
     let data = datasets();
     let out = ae(&[
-        "train", "--model", "vae", "--latent", "8", "--hidden", "128", "--data", "mnist",
-        "--data-path", &data, "--limit", "600", "--epochs", "1", "--batch-size", "50",
-        "--run-dir", &run_s, "--plain",
+        "train",
+        "--model",
+        "vae",
+        "--latent",
+        "8",
+        "--hidden",
+        "128",
+        "--data",
+        "mnist",
+        "--data-path",
+        &data,
+        "--limit",
+        "600",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "50",
+        "--run-dir",
+        &run_s,
+        "--plain",
     ]);
     let report = json(&out);
     assert!(stdout(&out).contains("epoch 1/1 valid"), "{}", stdout(&out));
     let loss = report["summary"]["validation"]["loss"].as_f64().unwrap();
     assert!(loss.is_finite() && loss < 543.0, "{report}");
-    for file in ["config.toml", "model.json", "model.mpk", "metrics.csv", "reconstructions.png"] {
+    for file in [
+        "config.toml",
+        "model.json",
+        "model.mpk",
+        "metrics.csv",
+        "reconstructions.png",
+    ] {
         assert!(run.join(file).exists(), "{file} missing");
     }
 
@@ -67,12 +94,26 @@ fn train_one_epoch_then_eval_reconstruct_and_sample() {
     // `limit` trims training and validation; eval reports on the whole test split.
     assert_eq!(eval["metrics"]["items"], 10000);
     let elbo = eval["metrics"]["negative_elbo"].as_f64().unwrap();
-    assert!((elbo - loss).abs() < 0.1 * loss, "eval {elbo} vs training {loss}");
+    assert!(
+        (elbo - loss).abs() < 0.1 * loss,
+        "eval {elbo} vs training {loss}"
+    );
 
     let picture = dir.path().join("r.png");
-    json(&ae(&["reconstruct", &run_s, "--count", "5", "--out", &picture.display().to_string()]));
+    json(&ae(&[
+        "reconstruct",
+        &run_s,
+        "--count",
+        "5",
+        "--out",
+        &picture.display().to_string(),
+    ]));
     let image = image_size(&picture);
-    assert_eq!(image.1, 2 * (28 * 3 + 2) + 2, "two rows: inputs, reconstructions");
+    assert_eq!(
+        image.1,
+        2 * (28 * 3 + 2) + 2,
+        "two rows: inputs, reconstructions"
+    );
 
     json(&ae(&["sample", &run_s, "--count", "9"]));
     assert!(run.join("samples.png").exists());
@@ -114,10 +155,28 @@ batch_size = 30
     )
     .unwrap();
     let run = dir.path().join("dae").display().to_string();
-    json(&ae(&["train", "--config", &config.display().to_string(), "--run-dir", &run, "--plain"]));
+    json(&ae(&[
+        "train",
+        "--config",
+        &config.display().to_string(),
+        "--run-dir",
+        &run,
+        "--plain",
+    ]));
     let picture = dir.path().join("r.png");
-    json(&ae(&["reconstruct", &run, "--count", "4", "--out", &picture.display().to_string()]));
-    assert_eq!(image_size(&picture).1, 3 * (28 * 3 + 2) + 2, "noisy, clean, denoised rows");
+    json(&ae(&[
+        "reconstruct",
+        &run,
+        "--count",
+        "4",
+        "--out",
+        &picture.display().to_string(),
+    ]));
+    assert_eq!(
+        image_size(&picture).1,
+        3 * (28 * 3 + 2) + 2,
+        "noisy, clean, denoised rows"
+    );
     let err = fails(&["sample", &run]);
     assert!(err.contains("needs a VAE"), "{err}");
 }
@@ -142,7 +201,10 @@ fn bad_inputs_give_clear_errors() {
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "[data]\nsource = \"mnist\"\n[model]\nmodel = \"vae\"\nlatent = 4\nlatnet = 2\narchitecture = { kind = \"mlp\", hidden = [8] }\n").unwrap();
     let err = fails(&["train", "--config", &config.display().to_string()]);
-    assert!(err.contains("bad.toml") && err.contains("model.latnet"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("model.latnet"),
+        "{err}"
+    );
 
     std::fs::write(&config, "[data]\nsource = \"mnist\"\n[model\n").unwrap();
     let err = fails(&["train", "--config", &config.display().to_string()]);
@@ -151,20 +213,39 @@ fn bad_inputs_give_clear_errors() {
     // A truncated IDX file is named in the error.
     let root = dir.path().join("datasets");
     std::fs::create_dir_all(root.join("mnist")).unwrap();
-    for name in ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+    for name in [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
         let full = Path::new(&datasets()).join("mnist").join(name);
         let bytes = std::fs::read(full).unwrap();
         std::fs::write(root.join("mnist").join(name), &bytes[..bytes.len() / 2]).unwrap();
     }
     let err = fails(&[
-        "train", "--model", "ae", "--data-path", &root.display().to_string(), "--run-dir",
+        "train",
+        "--model",
+        "ae",
+        "--data-path",
+        &root.display().to_string(),
+        "--run-dir",
         &dir.path().join("r").display().to_string(),
     ]);
     assert!(err.contains("train-images-idx3-ubyte.gz"), "{err}");
 
     let err = fails(&[
-        "train", "--model", "ae", "--data-path", &datasets(), "--limit", "10",
-        "--batch-size", "64", "--run-dir", &dir.path().join("r").display().to_string(),
+        "train",
+        "--model",
+        "ae",
+        "--data-path",
+        &datasets(),
+        "--limit",
+        "10",
+        "--batch-size",
+        "64",
+        "--run-dir",
+        &dir.path().join("r").display().to_string(),
     ]);
     assert!(err.contains("larger than"), "{err}");
 }

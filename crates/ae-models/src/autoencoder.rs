@@ -38,7 +38,9 @@ impl AutoencoderConfig {
     /// Builds the autoencoder on `device`.
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Autoencoder<B>, ModelError> {
         if self.latent == 0 {
-            return Err(ModelError::InvalidConfig("latent size must be positive".into()));
+            return Err(ModelError::InvalidConfig(
+                "latent size must be positive".into(),
+            ));
         }
         Ok(Autoencoder {
             encoder: self
@@ -88,9 +90,7 @@ impl<B: Backend> Autoencoder<B> {
                 activation::sigmoid(out.clone()),
                 bce_with_logits(out, target.clone()),
             ),
-            ReconstructionLoss::SquaredError => {
-                (out.clone(), squared_error(out, target.clone()))
-            }
+            ReconstructionLoss::SquaredError => (out.clone(), squared_error(out, target.clone())),
         };
         let squared_error = squared_error(reconstruction.clone().detach(), target);
         ModelOutput {

@@ -27,7 +27,11 @@ pub fn spatial_sizes(
     let mut sizes = vec![(shape.height, shape.width)];
     for layer in 0..layers {
         let (h, w) = sizes[layer];
-        let down = |x: usize| (x + 2 * padding).checked_sub(kernel_size).map(|v| v / 2 + 1);
+        let down = |x: usize| {
+            (x + 2 * padding)
+                .checked_sub(kernel_size)
+                .map(|v| v / 2 + 1)
+        };
         match (down(h), down(w)) {
             (Some(h2), Some(w2)) if h2 > 0 && w2 > 0 => sizes.push((h2, w2)),
             _ => {
@@ -74,7 +78,9 @@ impl<B: Backend> ConvEncoder<B> {
             convs.push(
                 Conv2dConfig::new([in_channels, out_channels], [kernel_size, kernel_size])
                     .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+                    .with_padding(PaddingConfig2d::Explicit(
+                        padding, padding, padding, padding,
+                    ))
                     .init(device),
             );
             in_channels = out_channels;

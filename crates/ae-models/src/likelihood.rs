@@ -118,7 +118,7 @@ pub fn gaussian_nll<B: Backend>(
     target: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
     let squared = (target - mean).square();
-    let per_value = (squared * log_variance.clone().neg().exp() + log_variance.clone().detach() + LN_2PI) * 0.5;
+    let per_value = (squared * log_variance.clone().neg().exp() + log_variance + LN_2PI) * 0.5;
     per_value.sum_dim(1).squeeze_dim::<1>(1)
 }
 
@@ -133,5 +133,8 @@ pub fn kl_standard_normal<B: Backend>(
 
 /// Squared error summed over values.
 pub fn squared_error<B: Backend>(prediction: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
-    (prediction - target).square().sum_dim(1).squeeze_dim::<1>(1)
+    (prediction - target)
+        .square()
+        .sum_dim(1)
+        .squeeze_dim::<1>(1)
 }

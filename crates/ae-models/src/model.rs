@@ -4,9 +4,7 @@ use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    Autoencoder, AutoencoderConfig, InputShape, ModelError, ModelOutput, Vae, VaeConfig,
-};
+use crate::{Autoencoder, AutoencoderConfig, InputShape, ModelError, ModelOutput, Vae, VaeConfig};
 
 /// Any model's config, tagged by name (`model = "autoencoder"` or `model = "vae"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,7 +63,9 @@ impl ModelConfig {
         match self {
             ModelConfig::Autoencoder(c) => {
                 if c.latent == 0 {
-                    return Err(ModelError::InvalidConfig("latent size must be positive".into()));
+                    return Err(ModelError::InvalidConfig(
+                        "latent size must be positive".into(),
+                    ));
                 }
                 c.architecture.validate(shape)
             }

@@ -6,7 +6,9 @@ use burn::module::Module;
 use burn::tensor::{Distribution, Tensor, backend::Backend};
 
 use crate::likelihood::{kl_standard_normal, squared_error};
-use crate::{ArchitectureConfig, Decoder, Encoder, InputShape, Likelihood, ModelError, ModelOutput};
+use crate::{
+    ArchitectureConfig, Decoder, Encoder, InputShape, Likelihood, ModelError, ModelOutput,
+};
 
 /// Range the posterior log-variance is clamped to (σ from e^-15 to e^10): keeps e^lv finite.
 pub const POSTERIOR_LOG_VARIANCE_RANGE: (f64, f64) = (-30.0, 20.0);
@@ -36,7 +38,9 @@ impl VaeConfig {
     /// Checks the values that do not depend on a device.
     pub fn validate(&self) -> Result<(), ModelError> {
         if self.latent == 0 {
-            return Err(ModelError::InvalidConfig("latent size must be positive".into()));
+            return Err(ModelError::InvalidConfig(
+                "latent size must be positive".into(),
+            ));
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(ModelError::InvalidConfig(format!(

@@ -88,7 +88,13 @@ fn kl_is_zero_at_the_prior_and_positive_elsewhere() {
     ));
     assert_eq!(kl[0], 0.0);
     // 0.5 * (1e-4) + 0.5 * (e^0.01 - 0.01 - 1) ~= 5e-5 + 2.5e-5
-    assert_close(kl[1], 0.5e-4 + 0.5 * (0.01f64.exp() - 1.01), 1e-2, 0.0, "small KL");
+    assert_close(
+        kl[1],
+        0.5e-4 + 0.5 * (0.01f64.exp() - 1.01),
+        1e-2,
+        0.0,
+        "small KL",
+    );
 }
 
 fn naive_bce(l: f64, x: f64) -> f64 {
@@ -116,7 +122,10 @@ fn bce_with_logits_matches_naive_formula_on_moderate_logits() {
     }
     // Single values, including a logit of exactly 0.
     for &(l, x) in &[(0.0, 0.0), (0.0, 1.0), (0.0, 0.4), (2.5, 1.0), (-4.0, 0.2)] {
-        let got = values(bce_with_logits(tensor2::<I>(&[l], 1, 1), tensor2::<I>(&[x], 1, 1)));
+        let got = values(bce_with_logits(
+            tensor2::<I>(&[l], 1, 1),
+            tensor2::<I>(&[x], 1, 1),
+        ));
         assert_close(got[0], naive_bce(l, x), 1e-4, 0.0, "BCE value");
     }
 }
@@ -138,7 +147,13 @@ fn bce_with_logits_is_finite_and_correct_at_extreme_logits() {
         tensor2::<I>(&[100.0, -100.0], 1, 2),
         tensor2::<I>(&[0.25, 0.25], 1, 2),
     ));
-    assert_close(got[0], 0.75 * 100.0 + 0.25 * 100.0, 1e-6, 0.0, "soft target at ±100");
+    assert_close(
+        got[0],
+        0.75 * 100.0 + 0.25 * 100.0,
+        1e-6,
+        0.0,
+        "soft target at ±100",
+    );
 }
 
 #[test]
@@ -173,15 +188,21 @@ fn fixed_variance_gaussian_nll_matches_closed_form() {
     let mean = [0.1, -0.4, 2.0, 0.0, 0.5, 0.5, -1.0, 3.0];
     let target = [0.0, 0.3, 1.0, 0.0, -0.5, 0.9, -1.2, 2.5];
     for variance in [1e-2, 0.25, 1.0, 3.7] {
-        let nll = values(Likelihood::Gaussian { variance }.nll(
-            tensor2::<I>(&mean, 2, 4),
-            tensor2::<I>(&target, 2, 4),
-        ));
+        let nll = values(
+            Likelihood::Gaussian { variance }
+                .nll(tensor2::<I>(&mean, 2, 4), tensor2::<I>(&target, 2, 4)),
+        );
         for row in 0..2 {
             let expected: f64 = (0..4)
                 .map(|c| -gaussian_log_density(target[row * 4 + c], mean[row * 4 + c], variance))
                 .sum();
-            assert_close(nll[row], expected, 1e-5, 1e-5, &format!("variance {variance}"));
+            assert_close(
+                nll[row],
+                expected,
+                1e-5,
+                1e-5,
+                &format!("variance {variance}"),
+            );
         }
     }
 }
@@ -232,7 +253,10 @@ fn learned_log_variance_respects_floor_and_cap() {
     let likelihood = Likelihood::GaussianLearned {
         min_log_variance: floor,
     };
-    let raw: Vec<f64> = (0..=60).map(|i| -200.0 + 5.0 * i as f64).chain([-1e4, 1e4]).collect();
+    let raw: Vec<f64> = (0..=60)
+        .map(|i| -200.0 + 5.0 * i as f64)
+        .chain([-1e4, 1e4])
+        .collect();
     let n = raw.len();
     let mut params = vec![0.0; n];
     params.extend_from_slice(&raw);
@@ -245,7 +269,10 @@ fn learned_log_variance_respects_floor_and_cap() {
     for (&r, &v) in raw.iter().zip(&lv) {
         assert!(v.is_finite(), "raw {r} gave {v}");
         assert!(v >= floor, "raw {r} gave {v}, below the floor {floor}");
-        assert!(v <= MAX_DECODER_LOG_VARIANCE, "raw {r} gave {v}, above the cap");
+        assert!(
+            v <= MAX_DECODER_LOG_VARIANCE,
+            "raw {r} gave {v}, above the cap"
+        );
         if r - floor >= 15.0 && r <= MAX_DECODER_LOG_VARIANCE {
             assert_close(v, r, 1e-5, 1e-5, "far above the floor");
         }
@@ -262,7 +289,11 @@ fn learned_log_variance_respects_floor_and_cap() {
         }
     }
     // Other likelihoods have no log-variance.
-    assert!(Likelihood::Bernoulli.log_variance(tensor2::<I>(&[0.0], 1, 1)).is_none());
+    assert!(
+        Likelihood::Bernoulli
+            .log_variance(tensor2::<I>(&[0.0], 1, 1))
+            .is_none()
+    );
 }
 
 #[test]
@@ -270,7 +301,9 @@ fn soft_floor_gradient_is_finite_everywhere() {
     // The gradient of floor + softplus(x - floor) is sigmoid(x - floor): it must stay finite
     // (not NaN) for any raw value, however large.
     let floor = -8.0;
-    let raw = [-1e4, -200.0, -20.0, -8.0, 0.0, 5.0, 50.0, 80.0, 100.0, 200.0, 1e4];
+    let raw = [
+        -1e4, -200.0, -20.0, -8.0, 0.0, 5.0, 50.0, 80.0, 100.0, 200.0, 1e4,
+    ];
     let n = raw.len();
     let x = tensor2::<B>(&raw, 1, n).require_grad();
     let y = soft_floor(x.clone(), floor);
@@ -280,7 +313,13 @@ fn soft_floor_gradient_is_finite_everywhere() {
     for i in 0..n {
         let z = raw[i] - floor;
         assert!(out[i].is_finite(), "soft_floor({}) = {}", raw[i], out[i]);
-        assert_close(out[i], floor + z.max(0.0) + (-z.abs()).exp().ln_1p(), 1e-6, 1e-5, "value");
+        assert_close(
+            out[i],
+            floor + z.max(0.0) + (-z.abs()).exp().ln_1p(),
+            1e-6,
+            1e-5,
+            "value",
+        );
         assert!(grad[i].is_finite(), "gradient at {} is {}", raw[i], grad[i]);
         assert_close(grad[i], sigmoid(z), 1e-5, 1e-6, "soft_floor gradient");
     }

@@ -99,7 +99,10 @@ fn sampling_is_seeded_and_collapses_at_tiny_variance() {
     // At the smallest clamped log-variance (σ = e^-15) a sample is the mean.
     let z = samples(&vae, &[0.3, -0.7], &[-30.0, -30.0], 100, 5);
     for row in z.chunks_exact(2) {
-        assert!((row[0] - 0.3).abs() < 1e-5 && (row[1] + 0.7).abs() < 1e-5, "{row:?}");
+        assert!(
+            (row[0] - 0.3).abs() < 1e-5 && (row[1] + 0.7).abs() < 1e-5,
+            "{row:?}"
+        );
     }
 }
 
@@ -113,7 +116,10 @@ fn encode_clamps_the_posterior_log_variance() {
     let (lo, hi) = ae_models::vae::POSTERIOR_LOG_VARIANCE_RANGE;
     let logvar = values(logvar);
     for &v in &logvar {
-        assert!((lo..=hi).contains(&v), "log-variance {v} outside [{lo}, {hi}]");
+        assert!(
+            (lo..=hi).contains(&v),
+            "log-variance {v} outside [{lo}, {hi}]"
+        );
     }
     assert!(
         logvar.iter().any(|&v| v == lo || v == hi),

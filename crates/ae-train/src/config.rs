@@ -321,9 +321,7 @@ fn fill_model_defaults(value: &mut toml::Value) {
         activation: Default::default(),
     };
     let template = match model.get("model").and_then(|v| v.as_str()) {
-        Some("autoencoder") => {
-            ModelConfig::Autoencoder(AutoencoderConfig::new(1, architecture))
-        }
+        Some("autoencoder") => ModelConfig::Autoencoder(AutoencoderConfig::new(1, architecture)),
         Some("vae") => ModelConfig::Vae(VaeConfig::new(1, architecture)),
         _ => return,
     };

@@ -39,7 +39,8 @@ pub fn evaluate<B: Backend>(
     let mut sums = [0.0f64; 4];
     let mut variational = false;
     for chunk in indices.chunks(batch_size.max(1)) {
-        let batch = Batcher::<B, usize, ae_data::AeBatch<B>>::batch(batcher, chunk.to_vec(), device);
+        let batch =
+            Batcher::<B, usize, ae_data::AeBatch<B>>::batch(batcher, chunk.to_vec(), device);
         let output = model.forward(batch.input, batch.target, model.kl_weight(usize::MAX));
         variational = output.kl.is_some();
         let stats = StepOutput::new(&output).sync();

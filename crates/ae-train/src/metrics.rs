@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use burn::train::Interrupter;
 use burn::train::metric::state::{FormatOptions, NumericMetricState};
 use burn::train::metric::{
-    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
-    NumericEntry, SerializedEntry,
+    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
+    SerializedEntry,
 };
 
 use crate::step::StepStats;
@@ -187,7 +187,16 @@ mod tests {
     }
 
     fn stats(reconstruction: f64, kl: f64) -> StepStats {
-        StepStats::from_sums(&[(reconstruction + kl) as f32, reconstruction as f32, kl as f32, 1.0], 1, true)
+        StepStats::from_sums(
+            &[
+                (reconstruction + kl) as f32,
+                reconstruction as f32,
+                kl as f32,
+                1.0,
+            ],
+            1,
+            true,
+        )
     }
 
     #[test]
@@ -202,7 +211,10 @@ mod tests {
         metric.update(&stats(100.0, f64::INFINITY), &metadata());
         assert!(interrupter.should_stop());
         let reason = watch.reason().unwrap();
-        assert!(reason.contains("KL term") && reason.contains("epoch 2") && reason.contains("step 17"), "{reason}");
+        assert!(
+            reason.contains("KL term") && reason.contains("epoch 2") && reason.contains("step 17"),
+            "{reason}"
+        );
 
         let interrupter = Interrupter::new();
         let watch = DivergenceWatch::new(interrupter.clone());

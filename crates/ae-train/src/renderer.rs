@@ -26,7 +26,9 @@ impl SplitState {
                 slot.1 += value * count as f64;
                 slot.2 += count;
             }
-            None => self.sums.push((name.to_string(), value * count as f64, count)),
+            None => self
+                .sums
+                .push((name.to_string(), value * count as f64, count)),
         }
     }
 

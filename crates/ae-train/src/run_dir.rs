@@ -72,7 +72,11 @@ impl RunDir {
     /// Removes what an earlier training session left (checkpoints, metric logs, model), so a
     /// fresh run does not mix with it.
     pub fn clear_previous_training(&self) -> Result<(), TrainError> {
-        for dir in [self.checkpoint_dir(), self.dir.join("train"), self.dir.join("valid")] {
+        for dir in [
+            self.checkpoint_dir(),
+            self.dir.join("train"),
+            self.dir.join("valid"),
+        ] {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
             }

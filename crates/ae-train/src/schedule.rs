@@ -100,7 +100,14 @@ mod tests {
 
     #[test]
     fn cosine_starts_at_initial_and_ends_at_floor() {
-        let s = Scheduler::new(LrSchedule::Cosine { final_fraction: 0.1 }, 1e-3, 100, 10);
+        let s = Scheduler::new(
+            LrSchedule::Cosine {
+                final_fraction: 0.1,
+            },
+            1e-3,
+            100,
+            10,
+        );
         assert!((s.rate_at(0) - 1e-3).abs() < 1e-12);
         assert!((s.rate_at(50) - 0.55e-3).abs() < 1e-9);
         assert!((s.rate_at(100) - 1e-4).abs() < 1e-12);

@@ -18,9 +18,7 @@ use burn::train::checkpoint::{
 };
 use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::{
-    Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining,
-};
+use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
 use serde::Serialize;
 
 use crate::data::{PreparedData, prepare};
@@ -62,7 +60,10 @@ pub struct TrainSummary {
 }
 
 /// The model config with its input shape taken from the data.
-fn model_config_for(config: &ExperimentConfig, data: &PreparedData) -> Result<ModelConfig, TrainError> {
+fn model_config_for(
+    config: &ExperimentConfig,
+    data: &PreparedData,
+) -> Result<ModelConfig, TrainError> {
     let shape = data.train.shape;
     if data.train.target_dim() != data.train.dim() {
         return Err(TrainError::Invalid(format!(
@@ -126,7 +127,8 @@ pub fn train<B: AutodiffBackend>(
         burn::config::config_to_json(&resolved.model).as_bytes(),
     )?;
     if let Some(stats) = &data.standardization {
-        let json = serde_json::to_string_pretty(stats).map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(stats).map_err(|e| TrainError::Invalid(e.to_string()))?;
         write_atomic(&run.standardization_file(), json.as_bytes())?;
     }
     if resume_epoch.is_none() {
@@ -243,7 +245,12 @@ pub fn train<B: AutodiffBackend>(
     save_model(&model, run)?;
 
     let epochs_run = training.epochs.saturating_sub(start_epoch);
-    let validation = evaluate(&model, &valid_batcher, training.batch_size, &device_inner::<B>(&device));
+    let validation = evaluate(
+        &model,
+        &valid_batcher,
+        training.batch_size,
+        &device_inner::<B>(&device),
+    );
     let summary = TrainSummary {
         epochs: training.epochs,
         resumed_from_epoch: start_epoch,
@@ -251,7 +258,8 @@ pub fn train<B: AutodiffBackend>(
         items_per_second: (epochs_run * train_data.len()) as f64 / seconds.max(1e-9),
         validation,
     };
-    let json = serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    let json =
+        serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Invalid(e.to_string()))?;
     write_atomic(&run.summary_file(), json.as_bytes())?;
     Ok(summary)
 }

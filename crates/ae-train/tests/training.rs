@@ -71,8 +71,13 @@ fn autoencoder_loss_falls_well_below_its_start_on_2000_images() {
         10,
     );
     let start = initial_loss(&config);
-    let summary = train::<B>(&config, &RunDir::new(dir.path()), Default::default(), &quiet())
-        .unwrap();
+    let summary = train::<B>(
+        &config,
+        &RunDir::new(dir.path()),
+        Default::default(),
+        &quiet(),
+    )
+    .unwrap();
     let end = summary.validation.loss;
     // 313 steps of Adam: BCE per image falls from ≈ 545 (random logits) to well under 140.
     assert!(start > 450.0, "start {start}");
@@ -94,7 +99,12 @@ fn vae_loss_falls_well_below_its_start_on_2000_images() {
     let end = summary.validation.negative_elbo;
     assert!(start > 450.0, "start {start}");
     assert!(end < 170.0, "VAE validation -ELBO {end} (start {start})");
-    assert!(summary.validation.kl.is_some_and(|kl| kl > 1.0 && kl < 60.0));
+    assert!(
+        summary
+            .validation
+            .kl
+            .is_some_and(|kl| kl > 1.0 && kl < 60.0)
+    );
 
     // The saved run reloads to the same numbers (up to the VAE's sampling noise, which is
     // seeded identically here).
@@ -167,7 +177,10 @@ fn bad_settings_fail_before_training_with_clear_errors() {
     let e = train::<B>(&config, &run, Default::default(), &quiet())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("batch_size 1000") && e.contains("100 training items"), "{e}");
+    assert!(
+        e.contains("batch_size 1000") && e.contains("100 training items"),
+        "{e}"
+    );
     assert!(!run.model_file().exists());
 
     config.training.batch_size = 10;
@@ -177,8 +190,11 @@ fn bad_settings_fail_before_training_with_clear_errors() {
         .to_string();
     assert!(e.contains("no-such-datasets"), "{e}");
 
-    let e = load_model::<Inner>(&RunDir::new(dir.path().join("nothing")), &Default::default())
-        .unwrap_err()
-        .to_string();
+    let e = load_model::<Inner>(
+        &RunDir::new(dir.path().join("nothing")),
+        &Default::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("nothing") && e.contains("config.toml"), "{e}");
 }

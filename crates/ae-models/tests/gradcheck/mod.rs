@@ -88,8 +88,14 @@ fn analytic(
     grads: &<B as AutodiffBackend>::Gradients,
 ) -> Vec<f64> {
     let grad = match which {
-        Which::EncoderWeight(l) => encoder_mlp(encoder).layers[l].weight.grad(grads).map(values),
-        Which::DecoderWeight(l) => decoder_mlp(decoder).layers[l].weight.grad(grads).map(values),
+        Which::EncoderWeight(l) => encoder_mlp(encoder).layers[l]
+            .weight
+            .grad(grads)
+            .map(values),
+        Which::DecoderWeight(l) => decoder_mlp(decoder).layers[l]
+            .weight
+            .grad(grads)
+            .map(values),
         Which::EncoderBias(l) => encoder_mlp(encoder).layers[l]
             .bias
             .as_ref()
@@ -104,14 +110,24 @@ fn analytic(
     grad.unwrap_or_else(|| panic!("no gradient for {which:?}"))
 }
 
-fn one_hot<BB: Backend, const D: usize>(shape: [usize; D], index: usize, value: f64) -> Tensor<BB, D> {
+fn one_hot<BB: Backend, const D: usize>(
+    shape: [usize; D],
+    index: usize,
+    value: f64,
+) -> Tensor<BB, D> {
     let mut data = vec![0.0; shape.iter().product()];
     data[index] = value;
     Tensor::from_data(TensorData::new(data, shape), &Default::default())
 }
 
 /// Adds `delta` to element `index` (row-major) of parameter `which`.
-fn perturb(encoder: &mut Encoder<I>, decoder: &mut Decoder<I>, which: Which, index: usize, delta: f64) {
+fn perturb(
+    encoder: &mut Encoder<I>,
+    decoder: &mut Decoder<I>,
+    which: Which,
+    index: usize,
+    delta: f64,
+) {
     let mlp = match which {
         Which::EncoderWeight(_) | Which::EncoderBias(_) => match encoder {
             Encoder::Mlp(m) => m,
@@ -170,7 +186,10 @@ fn check<F>(
             );
         }
     }
-    assert!(largest > 1e-3, "{name}: all checked gradients vanish ({largest})");
+    assert!(
+        largest > 1e-3,
+        "{name}: all checked gradients vanish ({largest})"
+    );
 }
 
 fn mean_of(t: Tensor<I, 1>) -> f64 {
@@ -259,7 +278,10 @@ pub fn check_vae(precision: Precision, likelihood: Likelihood, seed_value: u64) 
         (Which::EncoderWeight(1), &[0, 2, 7, 13]),
         (Which::EncoderBias(1), &[1, 3]),
         (Which::DecoderWeight(0), &[0, 7]),
-        (Which::DecoderWeight(1), &[0, outputs / 2 + 1, outputs - 1, last]),
+        (
+            Which::DecoderWeight(1),
+            &[0, outputs / 2 + 1, outputs - 1, last],
+        ),
         (Which::DecoderBias(1), &[0, outputs - 1]),
     ];
     check(
@@ -311,4 +333,3 @@ pub fn check_vae_forward_terms() {
         assert_close(elbo[i], recon[i] + kl[i], 1e-6, 1e-6, "negative ELBO");
     }
 }
-
