@@ -29,9 +29,12 @@ impl BackendTask for BenchTrainStep<'_, '_> {
             let (trainer, batch) = state.get_or_insert_with(|| {
                 B::seed(&device, 0);
                 let config = mlp_vae_config();
-                let trainer = Trainer::<B>::new(&config, &device)
+                let mut trainer = Trainer::<B>::new(&config, &device)
                     .expect("the benchmark's model config is valid");
                 let batch = random_batch::<B>(BATCH_SIZE, config.input_shape().dim(), &device);
+                // One untimed step compiles wgpu's kernels and allocates Adam's moments, so
+                // that criterion's warm-up estimate reflects the steady state.
+                trainer.step(&batch);
                 (trainer, batch)
             });
             // Every step reads the loss back and syncs the device, so wgpu timings are real.

@@ -46,7 +46,8 @@ impl Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        // `pad`, not `write_str`, so that width flags such as `{status:<10}` apply.
+        f.pad(match self {
             Status::Ok => "OK",
             Status::Mismatch { .. } => "MISMATCH",
             Status::Missing => "MISSING",

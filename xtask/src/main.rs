@@ -35,8 +35,8 @@ enum Task {
     List,
     /// Run the criterion benchmarks (`cargo bench -p ae-benches`).
     ///
-    /// Every compiled backend is benched side by side; ndarray is always compiled in, add
-    /// others with --features. Remaining arguments go to criterion.
+    /// Every compiled backend is benched side by side: those of ae-benches' default features
+    /// plus the ones named with --features. Remaining arguments go to criterion.
     ///
     /// Example: cargo xtask bench --features flex -- --warm-up-time 1 --measurement-time 3
     Bench(BenchArgs),
@@ -135,9 +135,11 @@ fn cargo(root: &Path) -> Command {
     command
 }
 
-/// The command line, for messages.
+/// The command line, for messages (the program by its file name only).
 fn describe(command: &Command) -> String {
-    std::iter::once(command.get_program())
+    let program = command.get_program();
+    let program = Path::new(program).file_name().unwrap_or(program);
+    std::iter::once(program)
         .chain(command.get_args())
         .map(|part| part.to_string_lossy().into_owned())
         .collect::<Vec<_>>()

@@ -4,6 +4,8 @@
 //! A task is a type implementing [`BackendTask`]; [`run_on`] instantiates its generic
 //! `run::<B>` for the autodiff version of the chosen backend.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -34,9 +36,9 @@ pub enum BackendError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// burn-ndarray: portable CPU backend (default).
+    /// burn-ndarray: portable CPU backend.
     Ndarray,
-    /// burn-flex: faster pure-Rust CPU backend.
+    /// burn-flex: faster pure-Rust CPU backend (the default when compiled in).
     Flex,
     /// burn-wgpu: GPU backend through WebGPU (Vulkan, Metal, DX12), or software Vulkan.
     Wgpu,
@@ -69,9 +71,12 @@ impl BackendKind {
         Self::ALL.into_iter().filter(|k| k.is_compiled()).collect()
     }
 
-    /// The default backend: the first compiled one among ndarray, flex, wgpu.
+    /// The default backend: the first compiled one among flex, ndarray, wgpu. flex comes first
+    /// by measurement on 2 CPU cores (MLP VAE step ≈ 13% faster, convolutional AE ≈ 30×).
     pub fn default_compiled() -> Option<BackendKind> {
-        Self::compiled().first().copied()
+        [BackendKind::Flex, BackendKind::Ndarray, BackendKind::Wgpu]
+            .into_iter()
+            .find(|k| k.is_compiled())
     }
 }
 

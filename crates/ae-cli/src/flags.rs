@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "ae", version, about)]
 pub struct Cli {
-    /// Backend to run on: ndarray (default), flex or wgpu (needs the matching cargo feature).
+    /// Backend: flex (default), ndarray or wgpu (each needs its cargo feature; flex and ndarray are on by default).
     #[arg(long, global = true, value_parser = parse_backend)]
     pub backend: Option<BackendKind>,
     /// wgpu adapter: default, discrete, integrated or cpu.

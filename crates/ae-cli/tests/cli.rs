@@ -249,3 +249,75 @@ fn bad_inputs_give_clear_errors() {
     ]);
     assert!(err.contains("larger than"), "{err}");
 }
+
+#[test]
+fn csv_tables_train_with_squared_error_and_reject_text_and_bce() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("table.csv");
+    let mut text = String::from("a,b,c,d\n");
+    for i in 0..200 {
+        let t = i as f32 / 20.0;
+        text.push_str(&format!("{},{},{},{}\n", t, 2.0 * t + 1.0, t.sin(), -t));
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let csv_s = csv.display().to_string();
+    let run = dir.path().join("tab").display().to_string();
+    let report = json(&ae(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "csv",
+        "--data-path",
+        &csv_s,
+        "--hidden",
+        "16",
+        "--latent",
+        "2",
+        "--activation",
+        "tanh",
+        "--loss",
+        "squared-error",
+        "--epochs",
+        "5",
+        "--batch-size",
+        "20",
+        "--run-dir",
+        &run,
+        "--plain",
+    ]));
+    let error = report["summary"]["validation"]["squared_error"]
+        .as_f64()
+        .unwrap();
+    assert!(error.is_finite() && error < 4.0, "{report}");
+    assert!(Path::new(&run).join("standardization.json").exists());
+
+    let err = fails(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "csv",
+        "--data-path",
+        &csv_s,
+        "--run-dir",
+        &run,
+    ]);
+    assert!(err.contains("needs data in [0, 1]"), "{err}");
+
+    std::fs::write(&csv, text.replace("\n3,", "\nthree,")).unwrap();
+    let err = fails(&[
+        "train",
+        "--model",
+        "ae",
+        "--loss",
+        "squared-error",
+        "--data",
+        "csv",
+        "--data-path",
+        &csv_s,
+        "--run-dir",
+        &run,
+    ]);
+    assert!(err.contains("table.csv") && err.contains("three"), "{err}");
+}

@@ -43,9 +43,9 @@ impl ArchitectureConfig {
         match self {
             ArchitectureConfig::Mlp { hidden, .. } => {
                 if hidden.contains(&0) {
-                    return Err(ModelError::InvalidConfig(
-                        "hidden layer widths must be positive".into(),
-                    ));
+                    return Err(ModelError::InvalidConfig(format!(
+                        "hidden layer widths must be positive, got {hidden:?}"
+                    )));
                 }
             }
             ArchitectureConfig::Conv {
@@ -54,9 +54,9 @@ impl ArchitectureConfig {
                 ..
             } => {
                 if channels.is_empty() || channels.contains(&0) {
-                    return Err(ModelError::InvalidConfig(
-                        "a convolutional architecture needs at least one layer of positive channel count".into(),
-                    ));
+                    return Err(ModelError::InvalidConfig(format!(
+                        "conv channels must list at least one layer, each with a positive channel count, got {channels:?}"
+                    )));
                 }
                 crate::conv::spatial_sizes(shape, channels.len(), *kernel_size)?;
             }

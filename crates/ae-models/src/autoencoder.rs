@@ -35,14 +35,15 @@ pub struct AutoencoderConfig {
 }
 
 impl AutoencoderConfig {
-    /// Builds the autoencoder on `device`.
+    /// Builds the autoencoder on `device`, with every parameter drawn (see
+    /// [`materialize`](crate::model::materialize)).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Autoencoder<B>, ModelError> {
         if self.latent == 0 {
             return Err(ModelError::InvalidConfig(
                 "latent size must be positive".into(),
             ));
         }
-        Ok(Autoencoder {
+        Ok(crate::model::materialize(Autoencoder {
             encoder: self
                 .architecture
                 .init_encoder(self.input_shape, self.latent, device)?,
@@ -50,7 +51,7 @@ impl AutoencoderConfig {
                 .architecture
                 .init_decoder(self.latent, self.input_shape, 1, device)?,
             loss: self.loss,
-        })
+        }))
     }
 }
 

@@ -6,6 +6,8 @@
 //! model-agnostic trainer drives them all. Models are built from serializable configs
 //! ([`ModelConfig`]), and a saved config rebuilds its model.
 
+#![warn(missing_docs)]
+
 pub mod activation;
 pub mod architecture;
 pub mod autoencoder;

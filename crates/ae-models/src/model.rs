@@ -76,14 +76,14 @@ impl ModelConfig {
         }
     }
 
-    /// Builds the model on `device`.
+    /// Builds the model on `device` (its parameters already drawn: each model's `init`
+    /// [materializes](materialize) them).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<AnyModel<B>, ModelError> {
         self.validate()?;
-        let model = match self {
+        Ok(match self {
             ModelConfig::Autoencoder(c) => AnyModel::Autoencoder(c.init(device)?),
             ModelConfig::Vae(c) => AnyModel::Vae(c.init(device)?),
-        };
-        Ok(materialize(model))
+        })
     }
 }
 

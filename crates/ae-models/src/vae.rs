@@ -65,10 +65,11 @@ impl VaeConfig {
         Ok(())
     }
 
-    /// Builds the VAE on `device`.
+    /// Builds the VAE on `device`, with every parameter drawn (see
+    /// [`materialize`](crate::model::materialize)).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Result<Vae<B>, ModelError> {
         self.validate()?;
-        Ok(Vae {
+        Ok(crate::model::materialize(Vae {
             encoder: self
                 .architecture
                 .init_encoder(self.input_shape, 2 * self.latent, device)?,
@@ -82,7 +83,7 @@ impl VaeConfig {
             latent: self.latent,
             beta: self.beta,
             kl_warmup_steps: self.kl_warmup_steps,
-        })
+        }))
     }
 }
 

@@ -217,14 +217,14 @@ fn learned_variance_gaussian_nll_matches_closed_form() {
         tensor2::<I>(&logvar, 2, 4),
         tensor2::<I>(&target, 2, 4),
     ));
-    for row in 0..2 {
+    for (row, &got) in nll.iter().enumerate() {
         let expected: f64 = (0..4)
             .map(|c| {
                 let i = row * 4 + c;
                 -gaussian_log_density(target[i], mean[i], logvar[i].exp())
             })
             .sum();
-        assert_close(nll[row], expected, 1e-5, 1e-5, "learned-variance NLL");
+        assert_close(got, expected, 1e-5, 1e-5, "learned-variance NLL");
     }
 
     // Through the likelihood: params are [means | raw log-variances]; with raw values far

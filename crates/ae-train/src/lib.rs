@@ -1,6 +1,8 @@
 //! The training harness: one model-agnostic trainer on burn-train's `Learner`, run folders
 //! with config, metrics CSV, checkpoints and the final model, evaluation, and pictures.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod data;
 pub mod error;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ae_data::{AeBatcher, IndexDataset};
-use ae_models::{AnyModel, InputShape, ModelConfig};
+use ae_models::{AnyModel, InputShape, Likelihood, ModelConfig, ReconstructionLoss};
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::{AutodiffModule, Module};
@@ -72,10 +72,27 @@ fn model_config_for(
             data.train.target_dim()
         )));
     }
+    let unit_interval = matches!(data.train.value_range, Some((lo, hi)) if lo >= 0.0 && hi <= 1.0);
+    if model_needs_unit_interval(&config.model) && !unit_interval {
+        return Err(TrainError::Invalid(
+            "binary cross-entropy (loss = \"bce\" or a Bernoulli likelihood) needs data in [0, 1], \
+             but this data is unbounded (a standardized table or a synthetic manifold): use \
+             loss = \"squared-error\" or a Gaussian likelihood"
+                .into(),
+        ));
+    }
     let mut model = config.model.clone();
     model.set_input_shape(InputShape::new(shape.channels, shape.height, shape.width));
     model.validate()?;
     Ok(model)
+}
+
+/// Whether the model's loss reads its targets as probabilities.
+fn model_needs_unit_interval(model: &ModelConfig) -> bool {
+    match model {
+        ModelConfig::Autoencoder(c) => c.loss == ReconstructionLoss::Bce,
+        ModelConfig::Vae(c) => c.likelihood == Likelihood::Bernoulli,
+    }
 }
 
 /// Trains `config` into `run` on `device`, writing config, metrics, checkpoints and the model.

@@ -10,8 +10,6 @@ use burn::tensor::{Tensor, TensorData};
 pub type B = ae_backend::NdArrayAutodiff;
 /// Its inner (non-autodiff) backend, `NdArray<f32>`.
 pub type I = <B as AutodiffBackend>::InnerBackend;
-/// A double-precision backend for reference computations.
-pub type F64 = burn_ndarray::NdArray<f64>;
 
 /// NdArray keeps one global RNG: tests that seed it and draw from it hold this lock so that
 /// concurrently running tests in the same binary cannot interleave their draws.
