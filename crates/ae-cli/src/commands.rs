@@ -182,6 +182,16 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
     if let Some(path) = &args.data_path {
         config.data.path = Some(path.clone());
     }
+    if let Some(path) = &args.target_path {
+        config.data.target_path = Some(path.clone());
+    }
+    if let Some((height, width)) = args.image_size {
+        config.data.height = Some(height);
+        config.data.width = Some(width);
+    }
+    if let Some(channels) = args.channels {
+        config.data.channels = Some(channels);
+    }
     if let Some(limit) = args.limit {
         config.data.limit = Some(limit);
     }

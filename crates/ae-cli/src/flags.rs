@@ -25,6 +25,20 @@ fn parse_backend(s: &str) -> Result<BackendKind, String> {
         .map_err(|e: ae_backend::BackendError| e.to_string())
 }
 
+fn parse_size(s: &str) -> Result<(usize, usize), String> {
+    let (h, w) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("'{s}': expected HEIGHTxWIDTH, e.g. 64x64"))?;
+    let dim = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("'{s}': '{v}' is not a positive integer"))
+    };
+    Ok((dim(h)?, dim(w)?))
+}
+
 fn parse_device(s: &str) -> Result<WgpuDeviceChoice, String> {
     s.parse()
         .map_err(|e: ae_backend::BackendError| e.to_string())
@@ -84,6 +98,15 @@ pub struct TrainArgs {
     /// Datasets root (MNIST), image folder, CSV file or paired input folder.
     #[arg(long)]
     pub data_path: Option<PathBuf>,
+    /// Target folder of a paired dataset (--data paired).
+    #[arg(long)]
+    pub target_path: Option<PathBuf>,
+    /// Image size HEIGHTxWIDTH for image folders and paired data (e.g. 64x64).
+    #[arg(long, value_parser = parse_size)]
+    pub image_size: Option<(usize, usize)>,
+    /// Image channels for image folders and paired data: 1 (grey) or 3 (RGB).
+    #[arg(long)]
+    pub channels: Option<usize>,
     /// Train on the first N items only.
     #[arg(long)]
     pub limit: Option<usize>,

@@ -321,3 +321,84 @@ fn csv_tables_train_with_squared_error_and_reject_text_and_bce() {
     ]);
     assert!(err.contains("table.csv") && err.contains("three"), "{err}");
 }
+
+#[test]
+fn image_folders_train_with_labels_from_subfolders() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("shapes");
+    for (class, value) in [("dark", 40u8), ("light", 220u8)] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..20u8 {
+            let image = image::RgbImage::from_fn(12, 10, |x, y| {
+                let v = value.saturating_add(((x + y) as u8 + i) % 16);
+                image::Rgb([v, v / 2, 255 - v])
+            });
+            image
+                .save(root.join(class).join(format!("{i}.png")))
+                .unwrap();
+        }
+    }
+    let run = dir.path().join("run").display().to_string();
+    let root_s = root.display().to_string();
+    let report = json(&ae(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "image-folder",
+        "--data-path",
+        &root_s,
+        "--image-size",
+        "8x8",
+        "--channels",
+        "3",
+        "--hidden",
+        "32",
+        "--latent",
+        "4",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "6",
+        "--run-dir",
+        &run,
+        "--plain",
+    ]));
+    assert!(
+        report["summary"]["validation"]["loss"]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
+    assert!(Path::new(&run).join("reconstructions.png").exists());
+
+    let err = fails(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "image-folder",
+        "--data-path",
+        &root_s,
+        "--run-dir",
+        &run,
+    ]);
+    assert!(err.contains("height"), "{err}");
+    let err = fails(&["train", "--model", "ae", "--image-size", "8by8"]);
+    assert!(err.contains("HEIGHTxWIDTH"), "{err}");
+    std::fs::write(root.join("dark").join("notes.txt"), "not an image").unwrap();
+    let err = fails(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "image-folder",
+        "--data-path",
+        &root_s,
+        "--image-size",
+        "8x8",
+        "--run-dir",
+        &run,
+    ]);
+    assert!(err.contains("notes.txt"), "{err}");
+}
