@@ -24,10 +24,6 @@ impl StepCounter {
     pub fn next(&self) -> usize {
         self.0.fetch_add(1, Ordering::Relaxed)
     }
-    /// The current count.
-    pub fn get(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
 }
 
 /// A model as burn-train sees it: the model plus the step count that drives KL warm-up.

@@ -8,7 +8,7 @@ use ae_data::{AeBatcher, IndexDataset};
 use ae_models::{AnyModel, InputShape, Likelihood, ModelConfig, ReconstructionLoss};
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::module::{AutodiffModule, Module};
+use burn::module::Module;
 use burn::optim::AdamWConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
@@ -156,8 +156,8 @@ pub fn train<B: AutodiffBackend>(
     let model: AnyModel<B> = resolved.model.init(&device)?;
     let is_vae = model.as_vae().is_some();
 
-    let train_data = Arc::new(data.train.clone());
-    let valid_data = Arc::new(data.valid.clone());
+    let train_data = Arc::new(data.train);
+    let valid_data = Arc::new(data.valid);
     let train_batcher = AeBatcher::new(
         train_data.clone(),
         config.data.corruptions.clone(),
@@ -262,12 +262,7 @@ pub fn train<B: AutodiffBackend>(
     save_model(&model, run)?;
 
     let epochs_run = training.epochs.saturating_sub(start_epoch);
-    let validation = evaluate(
-        &model,
-        &valid_batcher,
-        training.batch_size,
-        &device_inner::<B>(&device),
-    );
+    let validation = evaluate(&model, &valid_batcher, training.batch_size, &device);
     let summary = TrainSummary {
         epochs: training.epochs,
         resumed_from_epoch: start_epoch,
@@ -279,10 +274,6 @@ pub fn train<B: AutodiffBackend>(
         serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Invalid(e.to_string()))?;
     write_atomic(&run.summary_file(), json.as_bytes())?;
     Ok(summary)
-}
-
-fn device_inner<B: AutodiffBackend>(device: &B::Device) -> burn::tensor::Device<B::InnerBackend> {
-    device.clone()
 }
 
 /// Saves `model` as the run's final record, atomically.
@@ -324,9 +315,4 @@ pub fn load_model_config(run: &RunDir) -> Result<ModelConfig, TrainError> {
         path: run.model_config_file(),
         message: e.to_string(),
     })
-}
-
-/// The inner (non-autodiff) model, for evaluation after training.
-pub fn inference_model<B: AutodiffBackend>(model: &AnyModel<B>) -> AnyModel<B::InnerBackend> {
-    model.valid()
 }

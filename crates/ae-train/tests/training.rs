@@ -8,10 +8,12 @@ use ae_backend::NdArrayAutodiff;
 use ae_data::AeBatcher;
 use ae_models::{ArchitectureConfig, AutoencoderConfig, ModelConfig, VaeConfig};
 use ae_train::data::prepare;
+use ae_train::trainer::load_model_config;
 use ae_train::{
     DataConfig, DataSource, ExperimentConfig, RunDir, TrainOptions, TrainingConfig, evaluate,
     load_model, train,
 };
+use burn::module::Module;
 use burn::tensor::backend::Backend;
 
 type B = NdArrayAutodiff;
@@ -111,6 +113,16 @@ fn vae_loss_falls_well_below_its_start_on_2000_images() {
     let device = Default::default();
     let (saved_config, model) = load_model::<Inner>(&run, &device).unwrap();
     assert_eq!(saved_config.model.latent(), 20);
+    // model.json alone (burn's Config JSON) rebuilds the same architecture.
+    let rebuilt = load_model_config(&run)
+        .unwrap()
+        .init::<Inner>(&device)
+        .unwrap();
+    assert_eq!(rebuilt.num_params(), model.num_params());
+    assert_eq!(
+        model.num_params(),
+        (784 * 400 + 400) + (400 * 40 + 40) + (20 * 400 + 400) + (400 * 784 + 784)
+    );
     let data = prepare(&saved_config.data, saved_config.seed).unwrap();
     let batcher = AeBatcher::new(Arc::new(data.valid), vec![], false, 0);
     Inner::seed(&device, 9);
