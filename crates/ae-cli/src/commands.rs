@@ -4,23 +4,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ae_backend::{BackendChoice, BackendKind, BackendTask, run_on};
-use ae_data::{AeBatch, AeBatcher, Corruption};
+use ae_data::{AeBatch, Corruption};
 use ae_models::{
     Activation, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood, ModelConfig,
-    ReconstructionLoss, VaeConfig,
+    Objective, ReconstructionLoss, VaeConfig,
 };
 use ae_train::data::prepare;
 use ae_train::pictures::write_grid;
 use ae_train::{
-    DataConfig, DataSource, ExperimentConfig, RunDir, TrainOptions, TrainingConfig, evaluate,
-    load_model, train,
+    DataConfig, DataSource, ExperimentConfig, RunDir, TrainOptions, TrainingConfig, estimate_nll,
+    evaluate, load_model, train,
 };
 use anyhow::{Context, Result, anyhow, bail};
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Distribution, Tensor};
 
-use crate::flags::{Cli, Command, EvalArgs, LikelihoodKind, ModelKind, PictureArgs, TrainArgs};
+use crate::flags::{
+    Cli, Command, EvalArgs, LikelihoodKind, ModelKind, ObjectiveKind, PictureArgs, TrainArgs,
+};
+use crate::shared::rows_of;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -58,7 +60,18 @@ pub fn run(cli: Cli) -> Result<()> {
             },
         )?,
         Command::Reconstruct(args) => run_on(choice, ReconstructTask { args })?,
-        Command::Sample(args) => run_on(choice, SampleTask { args })?,
+        Command::Sample(args) => crate::generate::run_sample(args, choice),
+        Command::Encode(args) => crate::reduce::run_encode(args, choice),
+        Command::Pca(args) => crate::reduce::run_pca(args, choice),
+        Command::ComparePca(args) => crate::reduce::run_comparepca(args, choice),
+        Command::Cluster(args) => crate::reduce::run_cluster(args, choice),
+        Command::Traverse(args) => crate::explain::run_traverse(args, choice),
+        Command::Interpolate(args) => crate::explain::run_interpolate(args, choice),
+        Command::Attribute(args) => crate::explain::run_attribute(args, choice),
+        Command::Anomaly(args) => crate::anomaly::run_anomaly(args, choice),
+        Command::Denoise(args) => crate::denoise::run_denoise(args, choice),
+        Command::Uncertainty(args) => crate::generate::run_uncertainty(args, choice),
+        Command::Demo(args) => crate::demo::run_demo(args, choice),
     }
 }
 
@@ -120,6 +133,9 @@ fn model_from_flags(args: &TrainArgs) -> Result<ModelConfig> {
     let latent = args.latent.unwrap_or(20);
     Ok(match kind {
         ModelKind::Ae => {
+            if args.objective.is_some() || args.samples.is_some() {
+                bail!("--objective and --samples apply to --model vae only");
+            }
             let loss = match args.loss.as_deref() {
                 None | Some("bce") => ReconstructionLoss::Bce,
                 Some("squared-error") => ReconstructionLoss::SquaredError,
@@ -141,10 +157,16 @@ fn model_from_flags(args: &TrainArgs) -> Result<ModelConfig> {
                     min_log_variance: -8.0,
                 },
             };
+            let objective = match args.objective {
+                None | Some(ObjectiveKind::Elbo) => Objective::Elbo,
+                Some(ObjectiveKind::Iwae) => Objective::Iwae,
+            };
             ModelConfig::Vae(
                 VaeConfig::new(latent, architecture)
                     .with_input_shape(shape)
-                    .with_likelihood(likelihood),
+                    .with_likelihood(likelihood)
+                    .with_objective(objective)
+                    .with_samples(args.samples.unwrap_or(1)),
             )
         }
     })
@@ -158,12 +180,14 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
         || args.conv.is_some()
         || args.activation.is_some()
         || args.likelihood.is_some()
-        || args.loss.is_some();
+        || args.loss.is_some()
+        || args.objective.is_some()
+        || args.samples.is_some();
     let mut config = match &args.config {
         Some(path) => {
             if model_flags {
                 bail!(
-                    "model flags (--model, --latent, --hidden, --conv, --activation, --likelihood, --loss) cannot be combined with --config: edit {}",
+                    "model flags (--model, --latent, --hidden, --conv, --activation, --likelihood, --loss, --objective, --samples) cannot be combined with --config: edit {}",
                     path.display()
                 );
             }
@@ -204,6 +228,9 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
     }
     if args.binarize {
         config.data.binarize = true;
+    }
+    if args.dequantize {
+        config.data.dequantize = true;
     }
     if let Some(epochs) = args.epochs {
         config.training.epochs = epochs;
@@ -284,21 +311,52 @@ impl BackendTask for EvalTask {
         if self.args.batch_size == 0 {
             bail!("--batch-size must be at least 1");
         }
+        let dataset = match self.args.limit {
+            Some(0) => bail!("--limit must be at least 1"),
+            Some(n) => dataset.take(n),
+            None => dataset,
+        };
         B::InnerBackend::seed(&device, config.seed);
-        let batcher = AeBatcher::new(
-            Arc::new(dataset),
-            config.data.corruptions.clone(),
-            config.data.binarize,
-            config.seed.wrapping_add(2),
-        );
+        let batcher = config
+            .data
+            .batcher(Arc::new(dataset), config.seed.wrapping_add(2));
         let metrics = evaluate(&model, &batcher, self.args.batch_size, &device);
-        let report = serde_json::json!({
+        let mut report = serde_json::json!({
             "run": run.path(),
             "split": self.args.split,
             "backend": self.backend.to_string(),
             "model": config.model.name(),
             "metrics": metrics,
         });
+        if self.args.nll {
+            let vae = model.as_vae().ok_or_else(|| {
+                anyhow!(
+                    "--nll needs a VAE; {} is a {}",
+                    run.path().display(),
+                    config.model.name()
+                )
+            })?;
+            let started = std::time::Instant::now();
+            let mut last_report = started;
+            let estimate = estimate_nll(
+                vae,
+                &batcher,
+                self.args.importance_samples,
+                self.args.rows_per_pass,
+                &device,
+                |done, total| {
+                    if last_report.elapsed().as_secs_f64() >= 10.0 || done == total {
+                        last_report = std::time::Instant::now();
+                        eprintln!(
+                            "nll: {done}/{total} items, {:.0} s",
+                            started.elapsed().as_secs_f64()
+                        );
+                    }
+                },
+            )?;
+            report["nll"] = serde_json::to_value(estimate)?;
+            report["nll_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
+        }
         println!("{}", serde_json::to_string_pretty(&report)?);
         Ok(())
     }
@@ -330,17 +388,6 @@ impl BackendTask for ReconstructTask {
     }
 }
 
-fn rows_of<B: Backend>(tensor: Tensor<B, 2>) -> Result<Vec<Vec<f32>>> {
-    let [n, d] = tensor.dims();
-    let values: Vec<f32> = tensor
-        .into_data()
-        .to_vec()
-        .map_err(|e| anyhow!("cannot read tensor data: {e:?}"))?;
-    Ok((0..n)
-        .map(|i| values[i * d..(i + 1) * d].to_vec())
-        .collect())
-}
-
 /// Writes inputs, corrupted inputs (if any) and reconstructions of test items to `out`.
 fn reconstruct<B: Backend>(
     run: &RunDir,
@@ -356,12 +403,7 @@ fn reconstruct<B: Backend>(
         bail!("--count must be at least 1");
     }
     let count = count.min(data.test.len());
-    let batcher = AeBatcher::new(
-        Arc::new(data.test.take(count)),
-        config.data.corruptions.clone(),
-        config.data.binarize,
-        seed,
-    );
+    let batcher = config.data.batcher(Arc::new(data.test.take(count)), seed);
     let batch: AeBatch<B> = batcher.batch((0..count).collect(), device);
     let reconstruction = model.decode(model.encode(batch.input.clone()));
     let mut rows = vec![rows_of(batch.target.clone())?];
@@ -371,43 +413,4 @@ fn reconstruct<B: Backend>(
     rows.push(rows_of(reconstruction)?);
     write_grid(out, &rows, config.model.input_shape(), zoom)?;
     Ok(())
-}
-
-struct SampleTask {
-    args: PictureArgs,
-}
-
-impl BackendTask for SampleTask {
-    type Output = Result<()>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
-        let run = RunDir::new(&self.args.run);
-        let (config, model) = load_model::<B::InnerBackend>(&run, &device)?;
-        let Some(vae) = model.as_vae() else {
-            bail!(
-                "{}: sampling needs a VAE, but this run trained a {}",
-                run.path().display(),
-                config.model.name()
-            );
-        };
-        if self.args.count == 0 {
-            bail!("--count must be at least 1");
-        }
-        B::InnerBackend::seed(&device, self.args.seed);
-        let z = Tensor::<B::InnerBackend, 2>::random(
-            [self.args.count, vae.latent],
-            Distribution::Normal(0.0, 1.0),
-            &device,
-        );
-        let images = rows_of(vae.decode(z))?;
-        let per_row = (self.args.count as f64).sqrt().ceil() as usize;
-        let rows: Vec<Vec<Vec<f32>>> = images.chunks(per_row).map(|c| c.to_vec()).collect();
-        let out = self
-            .args
-            .out
-            .clone()
-            .unwrap_or_else(|| run.path().join("samples.png"));
-        write_grid(&out, &rows, config.model.input_shape(), self.args.zoom)?;
-        println!("{}", serde_json::json!({ "picture": out }));
-        Ok(())
-    }
 }

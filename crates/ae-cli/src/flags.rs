@@ -53,8 +53,31 @@ pub enum Command {
     Eval(EvalArgs),
     /// Draw a PNG grid: inputs, corrupted inputs (when denoising) and reconstructions.
     Reconstruct(PictureArgs),
-    /// Draw a PNG grid of a VAE's samples from the prior.
-    Sample(PictureArgs),
+    /// Draw a PNG grid of a VAE's samples, from the prior or from a Gaussian mixture fitted
+    /// to the training latents.
+    Sample(crate::generate::SampleArgs),
+    /// Write the latent code of every item to .npy and .csv, with labels.
+    Encode(crate::reduce::EncodeArgs),
+    /// The PCA baseline: test error and explained variance for chosen numbers of components.
+    Pca(crate::reduce::PcaArgs),
+    /// A linear autoencoder against PCA: error ratio and principal angles.
+    ComparePca(crate::reduce::ComparePcaArgs),
+    /// k-means in the latent space and in PCA space: accuracy, NMI, ARI and a scatter PNG.
+    Cluster(crate::reduce::ClusterArgs),
+    /// A PNG grid sweeping each latent dimension.
+    Traverse(crate::explain::TraverseArgs),
+    /// A PNG grid interpolating between two inputs in latent space.
+    Interpolate(crate::explain::InterpolateArgs),
+    /// Move inputs along an attribute direction (mean latent of one label minus another).
+    Attribute(crate::explain::AttributeArgs),
+    /// Anomaly detection: fit a threshold, score items, evaluate AUROC and AUPRC.
+    Anomaly(crate::anomaly::AnomalyArgs),
+    /// Denoise with a trained denoising autoencoder: PSNR and SSIM against baselines.
+    Denoise(crate::denoise::DenoiseArgs),
+    /// Per-item posterior variance and distance to the class centre against reconstruction error.
+    Uncertainty(crate::generate::UncertaintyArgs),
+    /// Demonstrations on synthetic data (`ae demo manifold`).
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Model kinds for `--model`.
@@ -64,6 +87,15 @@ pub enum ModelKind {
     Ae,
     /// Variational autoencoder.
     Vae,
+}
+
+/// VAE training bounds for `--objective`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ObjectiveKind {
+    /// The evidence lower bound.
+    Elbo,
+    /// The importance-weighted bound (Burda et al., 2016).
+    Iwae,
 }
 
 /// Decoder likelihoods for `--likelihood`.
@@ -134,12 +166,21 @@ pub struct TrainArgs {
     /// Autoencoder loss: bce or squared-error.
     #[arg(long)]
     pub loss: Option<String>,
+    /// VAE training bound: elbo or iwae (importance weighted, with --samples draws).
+    #[arg(long, value_enum)]
+    pub objective: Option<ObjectiveKind>,
+    /// VAE draws of z per input and step (k of the IWAE bound).
+    #[arg(long)]
+    pub samples: Option<usize>,
     /// Corruption of the input, repeatable: gaussian:SIGMA, salt-and-pepper:P, masking:P.
     #[arg(long)]
     pub noise: Vec<String>,
     /// Dynamically binarize the data.
     #[arg(long)]
     pub binarize: bool,
+    /// Uniformly dequantize 8-bit images (for continuous likelihoods and bits per dimension).
+    #[arg(long)]
+    pub dequantize: bool,
     /// Epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -171,9 +212,21 @@ pub struct EvalArgs {
     /// Batch size.
     #[arg(long, default_value_t = 500)]
     pub batch_size: usize,
+    /// Also estimate a VAE's negative log-likelihood by importance sampling.
+    #[arg(long)]
+    pub nll: bool,
+    /// Importance samples K per item for `--nll` (Burda et al. used 5000).
+    #[arg(long, default_value_t = 5000)]
+    pub importance_samples: usize,
+    /// Codes decoded at once by `--nll` (bounds memory whatever K is).
+    #[arg(long, default_value_t = 20_000)]
+    pub rows_per_pass: usize,
+    /// Evaluate only the first N items of the split.
+    #[arg(long)]
+    pub limit: Option<usize>,
 }
 
-/// `ae reconstruct` and `ae sample`.
+/// `ae reconstruct`.
 #[derive(Debug, Args)]
 pub struct PictureArgs {
     /// The run folder.

@@ -1,7 +1,14 @@
 //! `ae`: train, evaluate, reconstruct with and sample from autoencoders.
 
+mod anomaly;
 mod commands;
+mod demo;
+mod denoise;
+mod explain;
 mod flags;
+mod generate;
+mod reduce;
+mod shared;
 
 use std::process::ExitCode;
 

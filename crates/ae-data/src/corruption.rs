@@ -136,6 +136,15 @@ pub fn binarize<R: Rng>(values: &mut [f32], rng: &mut R) {
     }
 }
 
+/// Uniform dequantization of 8-bit values scaled to `[0, 1]`: `x ← (round(255·x) + u) / 256`
+/// with `u ~ U(0, 1)`, so every value lands in its own bin of width 1/256 inside `[0, 1)`.
+pub fn dequantize<R: Rng>(values: &mut [f32], rng: &mut R) {
+    for v in values.iter_mut() {
+        let level = (v.clamp(0.0, 1.0) * 255.0).round();
+        *v = (level + rng.random::<f32>()) / 256.0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +304,27 @@ mod tests {
         let json = serde_json::to_string(&Corruption::Gaussian { sigma: 0.5 }).unwrap();
         assert_eq!(json, r#"{"kind":"gaussian","sigma":0.5}"#);
         assert!(serde_json::from_str::<Corruption>(r#"{"kind":"masking","p":0.1,"x":1}"#).is_err());
+    }
+
+    #[test]
+    fn dequantize_stays_in_the_level_bin() {
+        let levels: Vec<f32> = (0..=255).map(|l| l as f32 / 255.0).collect();
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut sum_offset = 0.0f64;
+        for _ in 0..200 {
+            let mut v = levels.clone();
+            dequantize(&mut v, &mut rng);
+            for (level, x) in v.iter().enumerate() {
+                let lo = level as f32 / 256.0;
+                assert!(*x >= lo && *x < lo + 1.0 / 256.0 + 1e-6, "{level}: {x}");
+                sum_offset += (*x * 256.0 - level as f32) as f64;
+            }
+        }
+        let mean_offset = sum_offset / (200.0 * 256.0);
+        assert!(
+            (mean_offset - 0.5).abs() < 0.01,
+            "mean offset {mean_offset}"
+        );
     }
 
     #[test]

@@ -28,4 +28,4 @@ pub use likelihood::Likelihood;
 pub use model::{AnyModel, ModelConfig};
 pub use output::ModelOutput;
 pub use shape::InputShape;
-pub use vae::{Vae, VaeConfig};
+pub use vae::{Objective, Vae, VaeConfig, log_mean_exp};

@@ -5,6 +5,8 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Distribution, Tensor, backend::Backend};
 
+use serde::{Deserialize, Serialize};
+
 use crate::likelihood::{kl_standard_normal, squared_error};
 use crate::{
     ArchitectureConfig, Decoder, Encoder, InputShape, Likelihood, ModelError, ModelOutput,
@@ -12,6 +14,20 @@ use crate::{
 
 /// Range the posterior log-variance is clamped to (σ from e^-15 to e^10): keeps e^lv finite.
 pub const POSTERIOR_LOG_VARIANCE_RANGE: (f64, f64) = (-30.0, 20.0);
+
+/// The bound a VAE is trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// The evidence lower bound, its reconstruction term averaged over the `samples` draws of z
+    /// and its KL term in closed form.
+    #[default]
+    Elbo,
+    /// The importance-weighted bound of Burda et al. (2016) with `samples` draws of z:
+    /// `log (1/k) Σ p(x, z_i) / q(z_i | x)`, tighter than the ELBO for k > 1 and equal to it
+    /// (in expectation) for k = 1.
+    Iwae,
+}
 
 /// A VAE's shape, likelihood and KL weighting.
 #[derive(Config, Debug)]
@@ -32,6 +48,12 @@ pub struct VaeConfig {
     /// Optimizer steps over which the KL weight rises linearly from 0 to β (0: no warm-up).
     #[config(default = 0)]
     pub kl_warmup_steps: usize,
+    /// The bound trained on.
+    #[config(default = "Objective::Elbo")]
+    pub objective: Objective,
+    /// Draws of z per input and step (k of the importance-weighted bound).
+    #[config(default = 1)]
+    pub samples: usize,
 }
 
 impl VaeConfig {
@@ -47,6 +69,11 @@ impl VaeConfig {
                 "beta must be finite and non-negative, got {}",
                 self.beta
             )));
+        }
+        if self.samples == 0 {
+            return Err(ModelError::InvalidConfig(
+                "samples (draws of z per input) must be at least 1".into(),
+            ));
         }
         if let Likelihood::Gaussian { variance } = self.likelihood
             && !(variance.is_finite() && variance > 0.0)
@@ -83,6 +110,8 @@ impl VaeConfig {
             latent: self.latent,
             beta: self.beta,
             kl_warmup_steps: self.kl_warmup_steps,
+            objective: self.objective,
+            samples: self.samples,
         }))
     }
 }
@@ -106,6 +135,12 @@ pub struct Vae<B: Backend> {
     /// KL warm-up length in steps.
     #[module(skip)]
     pub kl_warmup_steps: usize,
+    /// The bound trained on.
+    #[module(skip)]
+    pub objective: Objective,
+    /// Draws of z per input and training step.
+    #[module(skip)]
+    pub samples: usize,
 }
 
 impl<B: Backend> Vae<B> {
@@ -143,20 +178,38 @@ impl<B: Backend> Vae<B> {
         }
     }
 
-    /// Encodes, samples one z per input, decodes, and scores against `target`.
+    /// Encodes, draws `samples` z per input, decodes, and scores against `target` with the
+    /// configured [`Objective`]. The reconstruction and latent returned are those of the first
+    /// draw; the reconstruction term is averaged over the draws and the KL is in closed form.
     pub fn forward(
         &self,
         input: Tensor<B, 2>,
         target: Tensor<B, 2>,
         kl_weight: f64,
     ) -> ModelOutput<B> {
+        let [batch, _] = input.dims();
+        let k = self.samples.max(1);
         let (mean, log_variance) = self.encode(input);
-        let latent = self.reparameterize(mean.clone(), log_variance.clone());
-        let params = self.decode_params(latent.clone());
-        let reconstruction = self.likelihood.mean(params.clone());
-        let reconstruction_loss = self.likelihood.nll(params, target.clone());
         let kl = kl_standard_normal(mean.clone(), log_variance.clone());
-        let total = reconstruction_loss.clone() + kl.clone() * kl_weight;
+        let draws = self.draw(mean.clone(), log_variance.clone(), target.clone(), k);
+        let nll_per_draw = draws.nll.clone().reshape([batch, k]);
+        let reconstruction_loss = nll_per_draw.clone().mean_dim(1).squeeze_dim::<1>(1);
+        let total = match self.objective {
+            Objective::Elbo => reconstruction_loss.clone() + kl.clone() * kl_weight,
+            Objective::Iwae => {
+                let log_weights =
+                    nll_per_draw.neg() + draws.log_prior_ratio.reshape([batch, k]) * kl_weight;
+                log_mean_exp(log_weights).neg()
+            }
+        };
+        let first = |t: Tensor<B, 2>| {
+            let [_, width] = t.dims();
+            t.reshape([batch, k, width])
+                .narrow(1, 0, 1)
+                .reshape([batch, width])
+        };
+        let reconstruction = first(draws.reconstruction);
+        let latent = first(draws.latent);
         let squared_error = squared_error(reconstruction.clone().detach(), target);
         ModelOutput {
             reconstruction,
@@ -169,4 +222,78 @@ impl<B: Backend> Vae<B> {
             squared_error,
         }
     }
+
+    /// Log importance weights `log p(x | z_i) + log p(z_i) − log q(z_i | x)` of `k` draws
+    /// z_i ~ q(z | x) per input, `[batch, k]`, in nats. Their log-mean-exp is the importance
+    /// sampling estimate of `log p(x)` (a lower bound in expectation, tight as k grows); with
+    /// k = 1 its expectation is the ELBO.
+    pub fn log_importance_weights(
+        &self,
+        input: Tensor<B, 2>,
+        target: Tensor<B, 2>,
+        k: usize,
+    ) -> Tensor<B, 2> {
+        let [batch, _] = input.dims();
+        let k = k.max(1);
+        let (mean, log_variance) = self.encode(input);
+        let draws = self.draw(mean, log_variance, target, k);
+        (draws.nll.neg() + draws.log_prior_ratio).reshape([batch, k])
+    }
+
+    /// Draws `k` codes per posterior (rows grouped by input: input-major), decodes them and
+    /// scores `target`, each input's target repeated `k` times.
+    fn draw(
+        &self,
+        mean: Tensor<B, 2>,
+        log_variance: Tensor<B, 2>,
+        target: Tensor<B, 2>,
+        k: usize,
+    ) -> Draws<B> {
+        let [batch, latent] = mean.dims();
+        let [_, dim] = target.dims();
+        let repeat = |t: Tensor<B, 2>, width: usize| {
+            if k == 1 {
+                t
+            } else {
+                t.unsqueeze_dim::<3>(1)
+                    .repeat_dim(1, k)
+                    .reshape([batch * k, width])
+            }
+        };
+        let mean = repeat(mean, latent);
+        let log_variance = repeat(log_variance, latent);
+        let target = repeat(target, dim);
+        let noise = mean.random_like(Distribution::Normal(0.0, 1.0));
+        let latent_code = mean + (log_variance.clone() * 0.5).exp() * noise.clone();
+        let params = self.decode_params(latent_code.clone());
+        let reconstruction = self.likelihood.mean(params.clone());
+        let nll = self.likelihood.nll(params, target);
+        // log p(z) − log q(z|x); with z = μ + σε, log q = −½ Σ (ε² + lv + ln 2π).
+        let log_prior_ratio = ((noise.square() + log_variance) - latent_code.clone().square())
+            .sum_dim(1)
+            .squeeze_dim::<1>(1)
+            * 0.5;
+        Draws {
+            latent: latent_code,
+            reconstruction,
+            nll,
+            log_prior_ratio,
+        }
+    }
+}
+
+/// Codes drawn from the posterior and what the decoder makes of them, one row per draw.
+struct Draws<B: Backend> {
+    latent: Tensor<B, 2>,
+    reconstruction: Tensor<B, 2>,
+    nll: Tensor<B, 1>,
+    log_prior_ratio: Tensor<B, 1>,
+}
+
+/// `log (1/k) Σ_j e^{x_ij}` over the columns of `[rows, k]`, stable for any finite values
+/// (the row maximum is factored out, detached so it acts as a constant).
+pub fn log_mean_exp<B: Backend>(values: Tensor<B, 2>) -> Tensor<B, 1> {
+    let max = values.clone().max_dim(1).detach();
+    let shifted = (values - max.clone()).exp().mean_dim(1).log();
+    (shifted + max).squeeze_dim::<1>(1)
 }

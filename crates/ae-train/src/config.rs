@@ -86,6 +86,10 @@ pub struct DataConfig {
     /// Dynamic binarization: resample each pixel as Bernoulli(value) every time it is used.
     #[serde(default)]
     pub binarize: bool,
+    /// Uniform dequantization of 8-bit images: `(round(255·x) + u) / 256` with fresh
+    /// `u ~ U(0, 1)` each use, so a continuous likelihood's bits per dimension are meaningful.
+    #[serde(default)]
+    pub dequantize: bool,
     /// Corruptions applied, in order, to the input (the target stays clean).
     #[serde(default)]
     pub corruptions: Vec<Corruption>,
@@ -113,8 +117,16 @@ impl DataConfig {
             validation_fraction: None,
             classes: None,
             binarize: false,
+            dequantize: false,
             corruptions: Vec::new(),
         }
+    }
+
+    /// The batcher that feeds `data` to a model as this config says (corruptions,
+    /// binarization, dequantization), its randomness drawn from `seed`.
+    pub fn batcher(&self, data: std::sync::Arc<ae_data::Dataset>, seed: u64) -> ae_data::AeBatcher {
+        ae_data::AeBatcher::new(data, self.corruptions.clone(), self.binarize, seed)
+            .with_dequantization(self.dequantize)
     }
 }
 
@@ -137,6 +149,9 @@ fn default_batch_size() -> usize {
 }
 fn default_learning_rate() -> f64 {
     1e-3
+}
+fn default_epsilon() -> f64 {
+    1e-8
 }
 fn default_workers() -> usize {
     1
@@ -161,6 +176,9 @@ pub struct TrainingConfig {
     /// The optimizer.
     #[serde(default)]
     pub optimizer: OptimizerKind,
+    /// Adam's ε (added to the root of the second-moment estimate); Burda et al. used 1e-4.
+    #[serde(default = "default_epsilon")]
+    pub epsilon: f64,
     /// Decoupled weight decay (AdamW only).
     #[serde(default)]
     pub weight_decay: f64,
@@ -188,6 +206,7 @@ impl Default for TrainingConfig {
             batch_size: default_batch_size(),
             learning_rate: default_learning_rate(),
             optimizer: OptimizerKind::Adam,
+            epsilon: default_epsilon(),
             weight_decay: 0.0,
             lr_schedule: LrSchedule::Constant,
             grad_clip_norm: None,
@@ -283,6 +302,12 @@ impl ExperimentConfig {
         {
             return invalid("training.grad_clip_norm must be positive".into());
         }
+        if !(t.epsilon.is_finite() && t.epsilon > 0.0) {
+            return invalid(format!(
+                "training.epsilon must be positive, got {}",
+                t.epsilon
+            ));
+        }
         if t.num_workers == 0 {
             return invalid("training.num_workers must be at least 1".into());
         }
@@ -296,6 +321,11 @@ impl ExperimentConfig {
             return invalid(format!(
                 "data.validation_fraction must be in (0, 1), got {f}"
             ));
+        }
+        if d.binarize && d.dequantize {
+            return invalid(
+                "data.binarize and data.dequantize exclude each other: pick one".into(),
+            );
         }
         if d.limit == Some(0) {
             return invalid("data.limit must be at least 1".into());

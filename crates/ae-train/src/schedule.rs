@@ -25,6 +25,30 @@ pub enum LrSchedule {
         /// Decay factor.
         gamma: f64,
     },
+    /// Burda et al. (2016): stage i = 0, 1, 2, … lasts `growth`^i epochs (3 in the paper) at
+    /// the initial rate × 10^(−i/7). Eight stages make the paper's 3,280 epochs; a shorter run
+    /// is simply fewer epochs (1 + 3 + 9 + 27 + 81 = 121 for five stages).
+    Burda {
+        /// Factor by which each stage is longer than the one before.
+        #[serde(default = "default_growth")]
+        growth: usize,
+    },
+}
+
+fn default_growth() -> usize {
+    3
+}
+
+/// The stage of Burda et al.'s schedule that a 0-based `epoch` falls in.
+pub fn burda_stage(epoch: usize, growth: usize) -> usize {
+    let growth = growth.max(1);
+    let (mut stage, mut end, mut length) = (0usize, 1usize, 1usize);
+    while epoch >= end {
+        stage += 1;
+        length = length.saturating_mul(growth);
+        end = end.saturating_add(length);
+    }
+    stage
 }
 
 /// A schedule bound to an initial rate and the run's length; its state is the step count.
@@ -71,6 +95,10 @@ impl Scheduler {
                 let epoch = step / self.steps_per_epoch;
                 self.initial * gamma.powi((epoch / every_epochs.max(1)) as i32)
             }
+            LrSchedule::Burda { growth } => {
+                let stage = burda_stage(step / self.steps_per_epoch, growth);
+                self.initial * 10f64.powf(-(stage as f64) / 7.0)
+            }
         }
     }
 }
@@ -111,6 +139,21 @@ mod tests {
         assert!((s.rate_at(0) - 1e-3).abs() < 1e-12);
         assert!((s.rate_at(50) - 0.55e-3).abs() < 1e-9);
         assert!((s.rate_at(100) - 1e-4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn burda_stages_last_powers_of_three_epochs() {
+        // Stage boundaries at epochs 1, 4, 13, 40, 121, …, 3280.
+        let stages: Vec<usize> = [0, 1, 3, 4, 12, 13, 39, 40, 120, 121, 3279]
+            .iter()
+            .map(|&e| burda_stage(e, 3))
+            .collect();
+        assert_eq!(stages, vec![0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7]);
+        let s = Scheduler::new(LrSchedule::Burda { growth: 3 }, 1e-3, 1000, 10);
+        assert!((s.rate_at(9) - 1e-3).abs() < 1e-15);
+        // Epoch 13 (step 130) starts stage 3: 1e-3 · 10^(−3/7).
+        assert!((s.rate_at(130) - 1e-3 * 10f64.powf(-3.0 / 7.0)).abs() < 1e-15);
+        assert!(s.rate_at(129) > s.rate_at(130));
     }
 
     #[test]

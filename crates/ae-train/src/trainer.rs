@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ae_data::{AeBatcher, IndexDataset};
+use ae_data::IndexDataset;
 use ae_models::{AnyModel, InputShape, Likelihood, ModelConfig, ReconstructionLoss};
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
@@ -158,18 +158,10 @@ pub fn train<B: AutodiffBackend>(
 
     let train_data = Arc::new(data.train);
     let valid_data = Arc::new(data.valid);
-    let train_batcher = AeBatcher::new(
-        train_data.clone(),
-        config.data.corruptions.clone(),
-        config.data.binarize,
-        config.seed,
-    );
-    let valid_batcher = AeBatcher::new(
-        valid_data.clone(),
-        config.data.corruptions.clone(),
-        config.data.binarize,
-        config.seed.wrapping_add(1),
-    );
+    let train_batcher = config.data.batcher(train_data.clone(), config.seed);
+    let valid_batcher = config
+        .data
+        .batcher(valid_data.clone(), config.seed.wrapping_add(1));
     let train_loader = DataLoaderBuilder::<B, usize, ae_data::AeBatch<B>>::new(train_batcher)
         .batch_size(training.batch_size)
         .shuffle(config.seed)
@@ -191,7 +183,7 @@ pub fn train<B: AutodiffBackend>(
         steps_per_epoch,
     );
     let optimizer = AdamWConfig::new()
-        .with_epsilon(1e-8)
+        .with_epsilon(training.epsilon as f32)
         .with_weight_decay(training.weight_decay as f32)
         .with_grad_clipping(training.grad_clip_norm.map(GradientClippingConfig::Norm))
         .init::<B, Trainable<B>>();

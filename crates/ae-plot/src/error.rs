@@ -1,0 +1,52 @@
+//! The single error type of this crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while laying out, drawing or saving a chart.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// A file-system operation on `path` failed (missing directory, permissions, ...).
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file the caller asked to write.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The PNG encoder failed while writing `path`.
+    #[error("cannot encode PNG {}: {source}", path.display())]
+    Encode {
+        /// The file the caller asked to write.
+        path: PathBuf,
+        /// The underlying encoder error.
+        source: image::ImageError,
+    },
+    /// The requested image leaves no room for a plot area.
+    #[error("image too small for a chart: {width}x{height}")]
+    TooSmall {
+        /// Requested width in pixels.
+        width: u32,
+        /// Requested height in pixels.
+        height: u32,
+    },
+    /// A per-point slice does not have one entry per point.
+    #[error("{what} ({len}) and points ({points}) differ in length")]
+    LengthMismatch {
+        /// What the per-point slice holds (`"labels"`, `"colors"`).
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The number of points.
+        points: usize,
+    },
+    /// An explicit axis range is not finite or is empty (`min >= max`).
+    #[error("invalid {axis} range [{min}, {max}]: bounds must be finite with min < max")]
+    InvalidRange {
+        /// `"x"` or `"y"`.
+        axis: &'static str,
+        /// Requested lower bound.
+        min: f64,
+        /// Requested upper bound.
+        max: f64,
+    },
+}
