@@ -447,3 +447,200 @@ fn same_seed_gives_identical_losses_on_flex() {
     );
     assert_ne!(first, metrics("c", "6"), "another seed changes the run");
 }
+
+#[test]
+fn iwae_training_and_importance_sampled_nll() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("iwae");
+    let run_s = run.display().to_string();
+    let data = datasets();
+    let out = ae(&[
+        "train",
+        "--model",
+        "vae",
+        "--latent",
+        "8",
+        "--hidden",
+        "64",
+        "--objective",
+        "iwae",
+        "--samples",
+        "5",
+        "--binarize",
+        "--data",
+        "mnist",
+        "--data-path",
+        &data,
+        "--limit",
+        "1000",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "50",
+        "--run-dir",
+        &run_s,
+        "--plain",
+        "--no-pictures",
+    ]);
+    let report = json(&out);
+    let validation = &report["summary"]["validation"];
+    let (bound, elbo) = (
+        validation["loss"].as_f64().unwrap(),
+        validation["negative_elbo"].as_f64().unwrap(),
+    );
+    // The IWAE bound (k = 5) is tighter than the ELBO: its negative is smaller.
+    assert!(bound < elbo - 0.5, "IWAE −bound {bound} vs −ELBO {elbo}");
+    assert!(bound < 300.0, "{report}");
+
+    let eval = |k: &str| {
+        json(&ae(&[
+            "eval",
+            &run_s,
+            "--nll",
+            "--importance-samples",
+            k,
+            "--limit",
+            "200",
+            "--rows-per-pass",
+            "700",
+        ]))["nll"]
+            .clone()
+    };
+    let one = eval("1");
+    // With K = 1 the estimate is the one-sample ELBO itself.
+    let (nll_1, elbo_1) = (
+        one["nll"].as_f64().unwrap(),
+        one["negative_elbo"].as_f64().unwrap(),
+    );
+    assert!((nll_1 - elbo_1).abs() < 1e-6, "{one}");
+    let many = eval("300");
+    assert_eq!(many["items"], 200);
+    assert_eq!(many["importance_samples"], 300);
+    let (nll, neg_elbo) = (
+        many["nll"].as_f64().unwrap(),
+        many["negative_elbo"].as_f64().unwrap(),
+    );
+    // Log-mean-exp of the same draws is never below their mean: NLL ≤ −ELBO, here clearly.
+    assert!(nll.is_finite() && nll < neg_elbo - 1.0, "{many}");
+    let bits = many["bits_per_dim"].as_f64().unwrap();
+    assert!((bits - nll / (784.0 * std::f64::consts::LN_2)).abs() < 1e-9);
+    assert!(
+        many.get("bits_per_dim_8bit").is_none(),
+        "binarized data has no 8-bit figure"
+    );
+
+    let err = fails(&["eval", &run_s, "--nll", "--importance-samples", "0"]);
+    assert!(err.contains("at least 1"), "{err}");
+}
+
+#[test]
+fn nll_needs_a_vae() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("ae");
+    let run_s = run.display().to_string();
+    let data = datasets();
+    json(&ae(&[
+        "train",
+        "--model",
+        "ae",
+        "--latent",
+        "4",
+        "--hidden",
+        "32",
+        "--data",
+        "mnist",
+        "--data-path",
+        &data,
+        "--limit",
+        "200",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "50",
+        "--run-dir",
+        &run_s,
+        "--plain",
+        "--no-pictures",
+    ]));
+    let err = fails(&["eval", &run_s, "--nll"]);
+    assert!(err.contains("--nll needs a VAE"), "{err}");
+    let err = fails(&[
+        "train",
+        "--model",
+        "ae",
+        "--objective",
+        "iwae",
+        "--data",
+        "mnist",
+        "--data-path",
+        &data,
+        "--run-dir",
+        &run_s,
+    ]);
+    assert!(err.contains("--model vae only"), "{err}");
+}
+
+#[test]
+fn dequantized_gaussian_vae_reports_8bit_bits_per_dim() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("gauss");
+    let run_s = run.display().to_string();
+    let data = datasets();
+    json(&ae(&[
+        "train",
+        "--model",
+        "vae",
+        "--latent",
+        "4",
+        "--hidden",
+        "64",
+        "--likelihood",
+        "gaussian-learned",
+        "--dequantize",
+        "--data",
+        "fashion-mnist",
+        "--data-path",
+        &data,
+        "--limit",
+        "3000",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "50",
+        "--run-dir",
+        &run_s,
+        "--plain",
+        "--no-pictures",
+    ]));
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("dequantize = true"), "{config}");
+    let report = json(&ae(&[
+        "eval",
+        &run_s,
+        "--nll",
+        "--importance-samples",
+        "20",
+        "--limit",
+        "100",
+    ]));
+    let nll = report["nll"]["nll"].as_f64().unwrap();
+    let bits = report["nll"]["bits_per_dim_8bit"].as_f64().unwrap();
+    let expected = (nll + 784.0 * 256f64.ln()) / (784.0 * std::f64::consts::LN_2);
+    assert!((bits - expected).abs() < 1e-9, "{report}");
+    // A density on [0, 1]^784 that has learned anything beats the uniform 8 bits per value.
+    assert!(bits > 0.0 && bits < 8.0, "{report}");
+    let err = fails(&[
+        "train",
+        "--model",
+        "vae",
+        "--binarize",
+        "--dequantize",
+        "--data",
+        "mnist",
+        "--data-path",
+        &data,
+        "--run-dir",
+        &run_s,
+    ]);
+    assert!(err.contains("exclude each other"), "{err}");
+}

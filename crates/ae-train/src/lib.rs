@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod atomic_recorder;
 pub mod config;
 pub mod data;
 pub mod error;

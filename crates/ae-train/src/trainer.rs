@@ -21,6 +21,7 @@ use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
 use serde::Serialize;
 
+use crate::atomic_recorder::AtomicFileRecorder;
 use crate::data::{PreparedData, prepare};
 use crate::logger::CsvMetricLogger;
 use crate::metrics::{DivergenceWatch, Stat, StatMetric};
@@ -196,7 +197,7 @@ pub fn train<B: AutodiffBackend>(
     let mut builder = SupervisedTraining::new(run.path(), train_loader, valid_loader)
         .with_metric_logger(FileMetricLogger::new(run.path()))
         .with_metric_logger(CsvMetricLogger::new(run.metrics_file()))
-        .with_file_checkpointer(ModelRecorder::new())
+        .with_file_checkpointer(AtomicFileRecorder::new(ModelRecorder::new()))
         .with_checkpointing_strategy(
             ComposedCheckpointingStrategy::builder()
                 .add(KeepLastNCheckpoints::new(training.checkpoints_kept.max(1)))
