@@ -15,7 +15,7 @@ use ae_train::{
     DataConfig, DataSource, ExperimentConfig, RunDir, TrainOptions, TrainingConfig, estimate_nll,
     evaluate, load_model, train,
 };
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
                         resume: args.resume,
                         progress_interval: None,
                         plain_progress: args.plain,
+                        stop_on_ctrl_c: true,
                     },
                     pictures: !args.no_pictures,
                 },
@@ -90,24 +91,10 @@ fn parse_activation(name: &str) -> Result<Activation> {
     })
 }
 
-/// Parses `gaussian:0.3`, `salt-and-pepper:0.1` or `masking:0.25`.
+/// Parses `gaussian:0.3`, `salt-and-pepper:0.1`, `masking:0.25` or `block:8`.
 fn parse_noise(text: &str) -> Result<Corruption> {
-    let (kind, value) = text
-        .split_once(':')
-        .ok_or_else(|| anyhow!("--noise '{text}': expected KIND:VALUE, e.g. gaussian:0.3"))?;
-    let value: f32 = value
-        .parse()
-        .map_err(|_| anyhow!("--noise '{text}': '{value}' is not a number"))?;
-    let corruption = match kind {
-        "gaussian" => Corruption::Gaussian { sigma: value },
-        "salt-and-pepper" => Corruption::SaltAndPepper { p: value },
-        "masking" => Corruption::Masking { p: value },
-        _ => bail!("--noise '{text}': unknown kind '{kind}' (gaussian, salt-and-pepper, masking)"),
-    };
-    corruption
-        .validate()
-        .with_context(|| format!("--noise '{text}'"))?;
-    Ok(corruption)
+    text.parse::<Corruption>()
+        .map_err(|e| anyhow!("--noise {e}"))
 }
 
 fn model_from_flags(args: &TrainArgs) -> Result<ModelConfig> {
@@ -225,6 +212,9 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
             .iter()
             .map(|n| parse_noise(n))
             .collect::<Result<_>>()?;
+    }
+    if let Some(classes) = &args.normal_classes {
+        config.data.classes = Some(classes.clone());
     }
     if args.binarize {
         config.data.binarize = true;

@@ -160,8 +160,82 @@ fn sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run() {
     let metrics = std::fs::read_to_string(killed.join("metrics.csv")).unwrap();
     for epoch in 1..=8 {
         assert!(
-            metrics.lines().any(|l| l.starts_with(&format!("{epoch},valid,"))),
+            metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("{epoch},valid,"))),
             "epoch {epoch} missing:\n{metrics}"
         );
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_saves_the_model_and_the_run_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let config_s = config.display().to_string();
+    let run = dir.path().join("interrupted");
+    let child = ae()
+        .args([
+            "train",
+            "--config",
+            &config_s,
+            "--plain",
+            "--no-pictures",
+            "--run-dir",
+        ])
+        .arg(&run)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while complete_checkpoint(&run).is_none_or(|e| e < 2) {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("training interrupted"), "{stderr}");
+    assert!(
+        stderr.contains("--resume` continues from the checkpoint of epoch"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // The model of the interrupted step is saved and usable.
+    let eval = ae()
+        .args(["eval", "--limit", "500"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let loss = summary(&eval)["metrics"]["loss"].as_f64().unwrap();
+    assert!(
+        loss.is_finite() && loss < 150.0,
+        "interrupted model's loss {loss}"
+    );
+    let output = ae()
+        .args([
+            "train",
+            "--config",
+            &config_s,
+            "--resume",
+            "--plain",
+            "--no-pictures",
+            "--run-dir",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let report = summary(&output);
+    assert!(report["summary"]["resumed_from_epoch"].as_u64().unwrap() >= 2);
 }

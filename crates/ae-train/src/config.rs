@@ -25,6 +25,9 @@ pub enum DataSource {
     Csv,
     /// Input and target image folders matched by file name.
     Paired,
+    /// MNIST digits tinted with a random hue on a random background (seeded per item): the
+    /// grey version in (three equal channels), the colour image out.
+    ColoredMnist,
     /// A seeded noisy parabola in 2-D.
     Parabola,
     /// A seeded noisy helix in 3-D.
@@ -80,7 +83,9 @@ pub struct DataConfig {
     /// validate on their test split; other sources hold out 0.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_fraction: Option<f64>,
-    /// Train only on these labels (one-class and few-class setups).
+    /// Train only on these labels (one-class and few-class setups): the training and
+    /// validation items are those of these classes, while the test split keeps every class
+    /// (items of other classes are the anomalies of `ae anomaly eval`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classes: Option<Vec<u32>>,
     /// Dynamic binarization: resample each pixel as Bernoulli(value) every time it is used.
@@ -125,7 +130,12 @@ impl DataConfig {
     /// The batcher that feeds `data` to a model as this config says (corruptions,
     /// binarization, dequantization), its randomness drawn from `seed`.
     pub fn batcher(&self, data: std::sync::Arc<ae_data::Dataset>, seed: u64) -> ae_data::AeBatcher {
-        ae_data::AeBatcher::new(data, self.corruptions.clone(), self.binarize, seed)
+        let corruptions = self
+            .corruptions
+            .iter()
+            .map(|c| c.for_items(data.shape))
+            .collect();
+        ae_data::AeBatcher::new(data, corruptions, self.binarize, seed)
             .with_dequantization(self.dequantize)
     }
 }
@@ -326,6 +336,11 @@ impl ExperimentConfig {
             return invalid(
                 "data.binarize and data.dequantize exclude each other: pick one".into(),
             );
+        }
+        if let Some(classes) = &d.classes
+            && classes.is_empty()
+        {
+            return invalid("data.classes must name at least one class".into());
         }
         if d.limit == Some(0) {
             return invalid("data.limit must be at least 1".into());

@@ -41,6 +41,26 @@ pub enum TrainError {
     /// Training diverged.
     #[error("training stopped: {0}")]
     Diverged(String),
+    /// Training was interrupted (Ctrl-C); the model at that step was saved.
+    #[error(
+        "training interrupted: the model at this step is saved in {}; {}",
+        .run.join("model.mpk").display(),
+        resume_hint(*.checkpoint)
+    )]
+    Interrupted {
+        /// The run folder.
+        run: PathBuf,
+        /// The newest complete checkpoint, if any.
+        checkpoint: Option<usize>,
+    },
+}
+
+/// What `--resume` will do after an interruption.
+fn resume_hint(checkpoint: Option<usize>) -> String {
+    match checkpoint {
+        Some(epoch) => format!("`--resume` continues from the checkpoint of epoch {epoch}"),
+        None => "no epoch finished, so there is no checkpoint to resume from".to_string(),
+    }
 }
 
 impl TrainError {

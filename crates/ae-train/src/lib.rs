@@ -8,6 +8,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod evaluate;
+pub mod interrupt;
 pub mod log_likelihood;
 pub mod logger;
 pub mod metrics;

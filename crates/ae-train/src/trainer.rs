@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::atomic_recorder::AtomicFileRecorder;
 use crate::data::{PreparedData, prepare};
+use crate::interrupt::CtrlCWatch;
 use crate::logger::CsvMetricLogger;
 use crate::metrics::{DivergenceWatch, Stat, StatMetric};
 use crate::renderer::LineRenderer;
@@ -43,6 +44,8 @@ pub struct TrainOptions {
     pub progress_interval: Option<Duration>,
     /// Use the line renderer even on a terminal.
     pub plain_progress: bool,
+    /// On Ctrl-C, stop after the current step and save the model (instead of dying at once).
+    pub stop_on_ctrl_c: bool,
 }
 
 /// What a finished training session reports.
@@ -244,15 +247,27 @@ pub fn train<B: AutodiffBackend>(
         ));
     }
 
+    let ctrl_c = if options.stop_on_ctrl_c {
+        Some(CtrlCWatch::install(builder.interrupter())?)
+    } else {
+        None
+    };
     let learner = Learner::new(trainable, optimizer, scheduler);
     let started = Instant::now();
     let result = builder.launch(learner);
     let seconds = started.elapsed().as_secs_f64();
+    let interrupted = ctrl_c.is_some_and(CtrlCWatch::finish);
     if let Some(reason) = watch.reason() {
         return Err(TrainError::Diverged(reason));
     }
     let model = result.model.model;
     save_model(&model, run)?;
+    if interrupted {
+        return Err(TrainError::Interrupted {
+            run: run.path().to_path_buf(),
+            checkpoint: run.latest_checkpoint(),
+        });
+    }
 
     let epochs_run = training.epochs.saturating_sub(start_epoch);
     let validation = evaluate(&model, &valid_batcher, training.batch_size, &device);
