@@ -199,6 +199,14 @@ fn implicit_ql(diag: &mut [f64], off: &mut [f64], zt: &mut [f64], n: usize) -> R
     if n > 0 {
         off[n - 1] = 0.0;
     }
+    // Off-diagonal elements below this absolute floor (relative to the matrix's size) are
+    // negligible too: without it, a block of (numerically) zero eigenvalues, such as the
+    // constant border pixels of MNIST give a covariance, never deflates.
+    let norm = diag
+        .iter()
+        .zip(off.iter())
+        .fold(0.0f64, |m, (d, e)| m.max(d.abs() + e.abs()));
+    let floor = f64::EPSILON * norm;
     for l in 0..n {
         let mut sweeps = 0;
         loop {
@@ -207,7 +215,7 @@ fn implicit_ql(diag: &mut [f64], off: &mut [f64], zt: &mut [f64], n: usize) -> R
             while m + 1 < n {
                 let dd = diag[m].abs() + diag[m + 1].abs();
                 let e = off[m].abs();
-                if e <= f64::EPSILON * dd || e <= f64::MIN_POSITIVE {
+                if e <= f64::EPSILON * dd || e <= floor || e <= f64::MIN_POSITIVE {
                     break;
                 }
                 m += 1;

@@ -1,14 +1,471 @@
 //! Anomaly detection by reconstruction error or negative ELBO: `ae anomaly fit | score | eval`.
 
-use ae_backend::BackendChoice;
-use anyhow::{Result, bail};
-use clap::Args;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
-/// Arguments of `ae anomaly` (placeholder until the command lands).
+use ae_analysis::{
+    auroc, average_precision, median, percentile, roc_curve, threshold_for_contamination,
+};
+use ae_backend::{BackendChoice, BackendTask, run_on};
+use ae_data::Dataset;
+use ae_train::run_dir::write_atomic;
+use anyhow::{Context, Result, anyhow, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::shared::{LoadedRun, print_json, score_items};
+
+/// Arguments of `ae anomaly`.
 #[derive(Debug, Args)]
-pub struct AnomalyArgs {}
+pub struct AnomalyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: AnomalyAction,
+}
+
+/// The steps of anomaly detection.
+#[derive(Debug, Subcommand)]
+pub enum AnomalyAction {
+    /// Set a threshold from the validation split's scores and save it as RUN/anomaly.json.
+    Fit(FitArgs),
+    /// Score items and flag those above the fitted threshold; writes a CSV.
+    Score(ScoreArgs),
+    /// AUROC and AUPRC on the test split, the anomalies being the items of classes the run did
+    /// not train on; draws the ROC curve (RUN/roc.png).
+    Eval(EvalArgs),
+}
+
+/// What an item's anomaly score is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreKind {
+    /// Squared error of the reconstruction from the code (a VAE's posterior mean), summed over
+    /// values.
+    Error,
+    /// A VAE's negative evidence lower bound (one seeded draw of z).
+    Elbo,
+}
+
+impl ScoreKind {
+    fn name(self) -> &'static str {
+        match self {
+            ScoreKind::Error => "error",
+            ScoreKind::Elbo => "elbo",
+        }
+    }
+}
+
+/// Arguments of `ae anomaly fit`.
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Fraction of validation items to flag (default 0.05).
+    #[arg(long, conflicts_with = "percentile")]
+    pub contamination: Option<f64>,
+    /// Threshold at this percentile (0-100) of the validation scores.
+    #[arg(long)]
+    pub percentile: Option<f64>,
+    /// Score: error (default for an autoencoder) or elbo (default for a VAE).
+    #[arg(long, value_enum)]
+    pub score: Option<ScoreKind>,
+    /// Items scored at once.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
+
+/// Arguments of `ae anomaly score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The run folder (with anomaly.json from `ae anomaly fit`).
+    pub run: PathBuf,
+    /// Which split of the run's data: train, valid or test.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Score every item of another image folder or CSV table of the same shape instead (for
+    /// MNIST sources: another datasets root, whose test split is scored).
+    #[arg(long)]
+    pub data_path: Option<PathBuf>,
+    /// Output CSV (default: anomaly-scores.csv inside the run folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Items scored at once.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
+
+/// Arguments of `ae anomaly eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Which split: test (default) or valid.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Score: error or elbo (default: the one anomaly.json was fitted with, else error for an
+    /// autoencoder and elbo for a VAE).
+    #[arg(long, value_enum)]
+    pub score: Option<ScoreKind>,
+    /// Labels that count as normal, comma separated (default: the run's data.classes).
+    #[arg(long, value_delimiter = ',')]
+    pub normal_classes: Option<Vec<u32>>,
+    /// Output PNG of the ROC curve (default: roc.png inside the run folder).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Items scored at once.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
 
 /// Runs `ae anomaly`.
-pub fn run_anomaly(_args: AnomalyArgs, _choice: BackendChoice) -> Result<()> {
-    bail!("not implemented yet")
+pub fn run_anomaly(args: AnomalyArgs, choice: BackendChoice) -> Result<()> {
+    run_on(choice, AnomalyTask { args })?
+}
+
+struct AnomalyTask {
+    args: AnomalyArgs,
+}
+
+impl BackendTask for AnomalyTask {
+    type Output = Result<()>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        match self.args.action {
+            AnomalyAction::Fit(args) => fit::<B::InnerBackend>(args, &device),
+            AnomalyAction::Score(args) => score::<B::InnerBackend>(args, &device),
+            AnomalyAction::Eval(args) => eval::<B::InnerBackend>(args, &device),
+        }
+    }
+}
+
+/// Summary statistics of the validation scores a threshold was fitted on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoreSummary {
+    /// Number of items.
+    pub items: usize,
+    /// The labels present among them.
+    pub labels: Vec<u32>,
+    /// Items with a score above the threshold.
+    pub flagged: usize,
+    /// `flagged / items`.
+    pub flagged_fraction: f64,
+    /// Mean score.
+    pub mean: f64,
+    /// Standard deviation of the scores.
+    pub std: f64,
+    /// Median score.
+    pub median: f64,
+    /// Smallest score.
+    pub min: f64,
+    /// Largest score.
+    pub max: f64,
+}
+
+/// The content of RUN/anomaly.json: how items are scored and where the threshold lies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AnomalyThreshold {
+    /// The score.
+    pub score: ScoreKind,
+    /// Items with a score above this are anomalies.
+    pub threshold: f64,
+    /// The contamination fraction the threshold was set for, if that was the rule.
+    pub contamination: Option<f64>,
+    /// The validation percentile the threshold is, if that was the rule.
+    pub percentile: Option<f64>,
+    /// The labels the run trained on (its data.classes), if restricted.
+    pub normal_classes: Option<Vec<u32>>,
+    /// The validation scores the threshold was fitted on.
+    pub validation: ScoreSummary,
+}
+
+/// The path of a run's anomaly threshold file.
+fn threshold_file(run: &Path) -> PathBuf {
+    run.join("anomaly.json")
+}
+
+/// Reads RUN/anomaly.json, if it exists.
+fn read_threshold(run: &Path) -> Result<Option<AnomalyThreshold>> {
+    let path = threshold_file(run);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let threshold = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not an anomaly threshold file", path.display()))?;
+    Ok(Some(threshold))
+}
+
+/// The score a model gets by default: a VAE's negative ELBO, an autoencoder's squared error.
+fn default_kind<B: Backend>(loaded: &LoadedRun<B>) -> ScoreKind {
+    if loaded.model.as_vae().is_some() {
+        ScoreKind::Elbo
+    } else {
+        ScoreKind::Error
+    }
+}
+
+/// The anomaly score of every item of `data` (seeded, so the same run scores the same way).
+fn compute_scores<B: Backend>(
+    loaded: &LoadedRun<B>,
+    data: Dataset,
+    kind: ScoreKind,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<Vec<f64>> {
+    if kind == ScoreKind::Elbo && loaded.model.as_vae().is_none() {
+        bail!(
+            "--score elbo needs a VAE, but {} trained a {}: use --score error",
+            loaded.run.path().display(),
+            loaded.config.model.name()
+        );
+    }
+    if data.is_empty() {
+        bail!("there are no items to score");
+    }
+    B::seed(device, loaded.config.seed.wrapping_add(7));
+    let scores = score_items(
+        &loaded.model,
+        &loaded.clean_batcher(data),
+        batch_size,
+        device,
+    )?;
+    let values = match kind {
+        ScoreKind::Error => scores.squared_error,
+        ScoreKind::Elbo => scores.loss,
+    };
+    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+        bail!("the model gave a non-finite {} score ({bad})", kind.name());
+    }
+    Ok(values)
+}
+
+/// Mean, standard deviation and extremes of `scores`, with how many exceed `threshold`.
+fn summarize(scores: &[f64], labels: Option<&[u32]>, threshold: f64) -> Result<ScoreSummary> {
+    let n = scores.len() as f64;
+    let mean = scores.iter().sum::<f64>() / n;
+    let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let flagged = scores.iter().filter(|&&s| s > threshold).count();
+    let labels: BTreeSet<u32> = labels.unwrap_or_default().iter().copied().collect();
+    Ok(ScoreSummary {
+        items: scores.len(),
+        labels: labels.into_iter().collect(),
+        flagged,
+        flagged_fraction: flagged as f64 / n,
+        mean,
+        std,
+        median: median(&mut scores.to_vec())?,
+        min: scores.iter().copied().fold(f64::INFINITY, f64::min),
+        max: scores.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    })
+}
+
+fn fit<B: Backend>(args: FitArgs, device: &B::Device) -> Result<()> {
+    if let Some(p) = args.percentile
+        && !(0.0..=100.0).contains(&p)
+    {
+        bail!("--percentile must lie in [0, 100], got {p}");
+    }
+    if let Some(c) = args.contamination
+        && !(0.0..1.0).contains(&c)
+    {
+        bail!("--contamination must lie in [0, 1), got {c}");
+    }
+    let loaded = LoadedRun::<B>::load(&args.run, device)?;
+    let kind = args.score.unwrap_or_else(|| default_kind(&loaded));
+    let valid = loaded.split("valid")?;
+    let labels = valid.labels.clone();
+    let scores = compute_scores(&loaded, valid, kind, args.batch_size, device)?;
+    let (threshold, contamination, percentile_used) = match args.percentile {
+        Some(p) => (percentile(&scores, p)?, None, Some(p)),
+        None => {
+            let c = args.contamination.unwrap_or(0.05);
+            (threshold_for_contamination(&scores, c)?, Some(c), None)
+        }
+    };
+    let file = AnomalyThreshold {
+        score: kind,
+        threshold,
+        contamination,
+        percentile: percentile_used,
+        normal_classes: loaded.config.data.classes.clone(),
+        validation: summarize(&scores, labels.as_deref(), threshold)?,
+    };
+    let path = threshold_file(loaded.run.path());
+    write_atomic(&path, serde_json::to_string_pretty(&file)?.as_bytes())?;
+    print_json(&json!({
+        "run": args.run,
+        "file": path,
+        "split": "valid",
+        "anomaly": file,
+    }))
+}
+
+/// The items to score: a split of the run's data or every item under `--data-path`.
+fn items_to_score<B: Backend>(loaded: &LoadedRun<B>, args: &ScoreArgs) -> Result<Dataset> {
+    let Some(path) = &args.data_path else {
+        return loaded.split(&args.split);
+    };
+    let items = ae_train::data::load_other(
+        &loaded.config.data,
+        path,
+        loaded.data.standardization.as_ref(),
+        loaded.config.seed,
+    )?;
+    let expected = loaded.config.model.input_shape();
+    let shape = items.shape;
+    if (shape.channels, shape.height, shape.width)
+        != (expected.channels, expected.height, expected.width)
+    {
+        bail!(
+            "{}: items have shape {shape} but the model of {} takes {}x{}x{}",
+            path.display(),
+            args.run.display(),
+            expected.channels,
+            expected.height,
+            expected.width
+        );
+    }
+    Ok(items)
+}
+
+fn score<B: Backend>(args: ScoreArgs, device: &B::Device) -> Result<()> {
+    let fitted = read_threshold(&args.run)?.ok_or_else(|| {
+        anyhow!(
+            "{} does not exist: run `ae anomaly fit {}` first to set the threshold",
+            threshold_file(&args.run).display(),
+            args.run.display()
+        )
+    })?;
+    let loaded = LoadedRun::<B>::load(&args.run, device)?;
+    let items = items_to_score(&loaded, &args)?;
+    let labels = items.labels.clone();
+    let class_names = items.class_names.clone();
+    let scores = compute_scores(&loaded, items, fitted.score, args.batch_size, device)?;
+    let mut csv = String::from("index,label,class,score,flag\n");
+    for (i, s) in scores.iter().enumerate() {
+        let label = labels.as_ref().map(|l| l[i]);
+        let class = label
+            .and_then(|l| class_names.get(l as usize))
+            .map(|n| n.replace([',', '"', '\n'], " "))
+            .unwrap_or_default();
+        let label = label.map(|l| l.to_string()).unwrap_or_default();
+        writeln!(
+            csv,
+            "{i},{label},{class},{s},{}",
+            u8::from(*s > fitted.threshold)
+        )?;
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| loaded.run.path().join("anomaly-scores.csv"));
+    write_atomic(&out, csv.as_bytes())?;
+    let summary = summarize(&scores, labels.as_deref(), fitted.threshold)?;
+    print_json(&json!({
+        "run": args.run,
+        "csv": out,
+        "source": match &args.data_path {
+            Some(path) => json!(path),
+            None => json!(args.split),
+        },
+        "score": fitted.score,
+        "threshold": fitted.threshold,
+        "items": summary.items,
+        "flagged": summary.flagged,
+        "flagged_fraction": summary.flagged_fraction,
+        "scores": summary,
+    }))
+}
+
+fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
+    let loaded = LoadedRun::<B>::load(&args.run, device)?;
+    let fitted = read_threshold(&args.run)?;
+    let kind = args
+        .score
+        .or(fitted.as_ref().map(|f| f.score))
+        .unwrap_or_else(|| default_kind(&loaded));
+    let normal = match (&args.normal_classes, &loaded.config.data.classes) {
+        (Some(classes), _) | (None, Some(classes)) => classes.clone(),
+        (None, None) => bail!(
+            "{} was trained on every class, so no test item is an anomaly: train with \
+             --normal-classes, or say here which labels are normal with --normal-classes",
+            args.run.display()
+        ),
+    };
+    let data = loaded.split(&args.split)?;
+    let Some(labels) = data.labels.clone() else {
+        bail!(
+            "the {} split of {} has no labels to tell anomalies from normal items",
+            args.split,
+            args.run.display()
+        );
+    };
+    let is_anomaly: Vec<bool> = labels.iter().map(|l| !normal.contains(l)).collect();
+    let anomalies = is_anomaly.iter().filter(|&&a| a).count();
+    if anomalies == 0 || anomalies == labels.len() {
+        bail!(
+            "the {} split holds {anomalies} anomalies among {} items (normal classes {normal:?}): \
+             AUROC needs both kinds",
+            args.split,
+            labels.len()
+        );
+    }
+    let scores = compute_scores(&loaded, data, kind, args.batch_size, device)?;
+    let area = auroc(&scores, &is_anomaly)?;
+    let precision_area = average_precision(&scores, &is_anomaly)?;
+    let curve = roc_curve(&scores, &is_anomaly)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| loaded.run.path().join("roc.png"));
+    let points: Vec<(f64, f64)> = curve.iter().map(|&(fpr, tpr, _)| (fpr, tpr)).collect();
+    let title = format!(
+        "Anomalies: normal classes {normal:?}, score {}",
+        kind.name()
+    );
+    ae_plot::roc_plot(
+        &out,
+        &title,
+        &[(format!("{} (AUROC {area:.3})", kind.name()), points)],
+    )
+    .with_context(|| format!("cannot draw {}", out.display()))?;
+    let at_threshold = fitted.filter(|f| f.score == kind).map(|f| {
+        let flagged: Vec<bool> = scores.iter().map(|&s| s > f.threshold).collect();
+        let true_positives = flagged
+            .iter()
+            .zip(&is_anomaly)
+            .filter(|&(&f, &a)| f && a)
+            .count();
+        let flagged_count = flagged.iter().filter(|&&f| f).count();
+        let precision = true_positives as f64 / flagged_count.max(1) as f64;
+        let recall = true_positives as f64 / anomalies as f64;
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        json!({
+            "threshold": f.threshold,
+            "flagged": flagged_count,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+        })
+    });
+    print_json(&json!({
+        "run": args.run,
+        "split": args.split,
+        "score": kind,
+        "normal_classes": normal,
+        "items": scores.len(),
+        "anomalies": anomalies,
+        "anomaly_fraction": anomalies as f64 / scores.len() as f64,
+        "auroc": area,
+        "auprc": precision_area,
+        "roc": out,
+        "at_threshold": at_threshold,
+    }))
 }

@@ -124,7 +124,8 @@ pub struct TrainArgs {
     /// Continue the run from its newest checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Data source: mnist, fashion-mnist, image-folder, csv, paired, parabola, helix.
+    /// Data source: mnist, fashion-mnist, colored-mnist, image-folder, csv, paired, parabola,
+    /// helix.
     #[arg(long)]
     pub data: Option<String>,
     /// Datasets root (MNIST), image folder, CSV file or paired input folder.
@@ -172,9 +173,14 @@ pub struct TrainArgs {
     /// VAE draws of z per input and step (k of the IWAE bound).
     #[arg(long)]
     pub samples: Option<usize>,
-    /// Corruption of the input, repeatable: gaussian:SIGMA, salt-and-pepper:P, masking:P.
+    /// Corruption of the input, repeatable: gaussian:SIGMA, salt-and-pepper:P, masking:P,
+    /// block:SIZE (a SIZExSIZE square at a random position set to 0).
     #[arg(long)]
     pub noise: Vec<String>,
+    /// One-class protocol: train and validate only on these labels (comma separated, e.g. 3 or
+    /// 3,5); the test split keeps every class, the others being anomalies for `ae anomaly eval`.
+    #[arg(long, value_delimiter = ',')]
+    pub normal_classes: Option<Vec<u32>>,
     /// Dynamically binarize the data.
     #[arg(long)]
     pub binarize: bool,

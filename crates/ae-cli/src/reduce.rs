@@ -1,41 +1,508 @@
 //! Dimensionality reduction: `ae encode`, `ae pca`, `ae compare-pca` and `ae cluster`.
 
-use ae_backend::BackendChoice;
-use anyhow::{Result, bail};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ae_analysis::{
+    KMeans, Matrix, Pca, adjusted_rand_index, clustering_accuracy, normalized_mutual_information,
+    principal_angles_degrees, write_npy_f32, write_npy_i64,
+};
+use ae_backend::{BackendChoice, BackendTask, run_on};
+use ae_data::Dataset;
+use ae_models::{Activation, AnyModel, ArchitectureConfig, ModelConfig, ReconstructionLoss};
+use ae_train::data::prepare;
+use ae_train::{DataConfig, DataSource, ExperimentConfig, RunDir};
+use anyhow::{Context, Result, anyhow, bail};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
-/// Arguments of `ae encode` (placeholder until the command lands).
+use crate::shared::{LoadedRun, encode_all, flat_values, print_json, score_items};
+
+/// The inputs of `data` as an `n × dim` matrix.
+pub fn input_matrix(data: &Dataset) -> Result<Matrix> {
+    Ok(Matrix::from_f32(data.len(), data.dim(), &data.inputs)?)
+}
+
+/// The labels of `data` as class indices, if it has labels.
+pub fn class_labels(data: &Dataset) -> Option<Vec<usize>> {
+    data.labels
+        .as_ref()
+        .map(|labels| labels.iter().map(|&l| l as usize).collect())
+}
+
+/// Per-item squared error (summed over values) between the rows of two matrices.
+pub fn row_squared_errors(a: &Matrix, b: &Matrix) -> Vec<f64> {
+    (0..a.rows())
+        .map(|i| {
+            a.row(i)
+                .iter()
+                .zip(b.row(i))
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum()
+        })
+        .collect()
+}
+
+/// The mean of `values` (0 for none).
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+/// The codes of every item of `data`, as an `n × latent` matrix.
+pub fn encode_dataset<B: Backend>(
+    loaded: &LoadedRun<B>,
+    data: Dataset,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<Matrix> {
+    let n = data.len();
+    let latent = loaded.config.model.latent();
+    let batcher = loaded.clean_batcher(data);
+    let codes = encode_all(&loaded.model, &batcher, batch_size, device)?;
+    Ok(Matrix::from_f32(n, latent, &codes)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ae encode
+
+/// Arguments of `ae encode`.
 #[derive(Debug, Args)]
-pub struct EncodeArgs {}
+pub struct EncodeArgs {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Which split to encode: test (default), valid or train.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Output folder (default: RUN/latents-<split>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Items encoded at once.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
 
 /// Runs `ae encode`.
-pub fn run_encode(_args: EncodeArgs, _choice: BackendChoice) -> Result<()> {
-    bail!("not implemented yet")
+pub fn run_encode(args: EncodeArgs, choice: BackendChoice) -> Result<()> {
+    run_on(choice, EncodeTask { args })?
 }
 
-/// Arguments of `ae pca` (placeholder until the command lands).
-#[derive(Debug, Args)]
-pub struct PcaArgs {}
-
-/// Runs `ae pca`.
-pub fn run_pca(_args: PcaArgs, _choice: BackendChoice) -> Result<()> {
-    bail!("not implemented yet")
+struct EncodeTask {
+    args: EncodeArgs,
 }
 
-/// Arguments of `ae comparepca` (placeholder until the command lands).
-#[derive(Debug, Args)]
-pub struct ComparePcaArgs {}
-
-/// Runs `ae comparepca`.
-pub fn run_comparepca(_args: ComparePcaArgs, _choice: BackendChoice) -> Result<()> {
-    bail!("not implemented yet")
+impl BackendTask for EncodeTask {
+    type Output = Result<()>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        let args = self.args;
+        let loaded = LoadedRun::<B::InnerBackend>::load(&args.run, &device)?;
+        let data = loaded.split(&args.split)?;
+        let labels = data.labels.clone();
+        let codes = encode_dataset(&loaded, data, args.batch_size, &device)?;
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| args.run.join(format!("latents-{}", args.split)));
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot create the folder {}", out.display()))?;
+        let (n, latent) = codes.shape();
+        let npy = out.join("latents.npy");
+        write_npy_f32(&npy, n, latent, &codes.to_f32())?;
+        let mut files = vec![npy];
+        if let Some(labels) = &labels {
+            let path = out.join("labels.npy");
+            let values: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+            write_npy_i64(&path, &values)?;
+            files.push(path);
+        }
+        let csv = out.join("latents.csv");
+        write_latents_csv(&csv, &codes, labels.as_deref())?;
+        files.push(csv);
+        print_json(&serde_json::json!({
+            "run": args.run,
+            "split": args.split,
+            "items": n,
+            "latent": latent,
+            "files": files,
+        }))
+    }
 }
 
-/// Arguments of `ae cluster` (placeholder until the command lands).
+fn write_latents_csv(path: &Path, codes: &Matrix, labels: Option<&[u32]>) -> Result<()> {
+    let io = |e: std::io::Error| anyhow!("cannot write {}: {e}", path.display());
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut out = std::io::BufWriter::new(file);
+    let mut header: Vec<String> = (0..codes.cols()).map(|j| format!("z{j}")).collect();
+    if labels.is_some() {
+        header.push("label".into());
+    }
+    writeln!(out, "{}", header.join(",")).map_err(io)?;
+    for i in 0..codes.rows() {
+        // f32 values, written so that they read back exactly.
+        let mut fields: Vec<String> = codes
+            .row(i)
+            .iter()
+            .map(|&v| (v as f32).to_string())
+            .collect();
+        if let Some(labels) = labels {
+            fields.push(labels[i].to_string());
+        }
+        writeln!(out, "{}", fields.join(",")).map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
+
+// ---------------------------------------------------------------------------------------------
+// ae pca
+
+/// Arguments of `ae pca`.
 #[derive(Debug, Args)]
-pub struct ClusterArgs {}
+pub struct PcaArgs {
+    /// Use the data config of this run folder.
+    #[arg(long, conflicts_with_all = ["data", "data_path", "limit"])]
+    pub run: Option<PathBuf>,
+    /// Data source (without --run): mnist, fashion-mnist, csv, image-folder, parabola, helix.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Datasets root (MNIST), CSV file or image folder.
+    #[arg(long)]
+    pub data_path: Option<PathBuf>,
+    /// Fit on the first N training items only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Numbers of components to report, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "10,30")]
+    pub components: Vec<usize>,
+    /// Seed of the train/validation split (sources without a test split).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Runs `ae pca` (pure CPU: no backend needed).
+pub fn run_pca(args: PcaArgs, _choice: BackendChoice) -> Result<()> {
+    let (data_config, seed) = match &args.run {
+        Some(run) => {
+            let run = RunDir::new(run);
+            if !run.config_file().exists() {
+                bail!(
+                    "{}: not a run folder (it has no config.toml)",
+                    run.path().display()
+                );
+            }
+            let config = ExperimentConfig::load(&run.config_file())?;
+            (config.data, config.seed)
+        }
+        None => {
+            let name = args
+                .data
+                .as_deref()
+                .ok_or_else(|| anyhow!("give --run RUN or --data SOURCE"))?;
+            let source: DataSource = serde_json::from_str(&format!("\"{name}\"")).map_err(|_| {
+                anyhow!(
+                    "unknown data source '{name}': expected mnist, fashion-mnist, image-folder, csv, parabola or helix"
+                )
+            })?;
+            let mut config = DataConfig::new(source);
+            config.path = args.data_path.clone();
+            if args.limit == Some(0) {
+                bail!("--limit must be at least 1");
+            }
+            config.limit = args.limit;
+            (config, args.seed)
+        }
+    };
+    if args.components.is_empty() || args.components.contains(&0) {
+        bail!(
+            "--components must list positive numbers, got {:?}",
+            args.components
+        );
+    }
+    let data = prepare(&data_config, seed)?;
+    let max_k = args.components.iter().copied().max().unwrap_or(1);
+    let dim = data.train.dim();
+    if max_k > dim {
+        bail!("--components {max_k} is more than the data's {dim} values per item");
+    }
+    let pca = Pca::fit(&input_matrix(&data.train)?, max_k)?;
+    let test = input_matrix(&data.test)?;
+    let ratios = pca.explained_variance_ratio();
+    let mut results = Vec::new();
+    for &k in &args.components {
+        let k_used = k.min(pca.n_components());
+        let reconstruction = pca.reconstruct_k(&test, k_used)?;
+        let error = mean(&row_squared_errors(&test, &reconstruction));
+        results.push(serde_json::json!({
+            "components": k,
+            "test_squared_error": error,
+            "variance_explained": ratios[..k_used].iter().sum::<f64>(),
+        }));
+    }
+    print_json(&serde_json::json!({
+        "source": data_config.source,
+        "standardized": data.standardization.is_some(),
+        "train_items": data.train.len(),
+        "test_items": data.test.len(),
+        "dim": dim,
+        "results": results,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ae compare-pca
+
+/// Arguments of `ae compare-pca`.
+#[derive(Debug, Args)]
+pub struct ComparePcaArgs {
+    /// The run folder of a linear autoencoder.
+    pub run: PathBuf,
+    /// Items scored at once.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
+
+/// Runs `ae compare-pca`.
+pub fn run_comparepca(args: ComparePcaArgs, choice: BackendChoice) -> Result<()> {
+    run_on(choice, ComparePcaTask { args })?
+}
+
+struct ComparePcaTask {
+    args: ComparePcaArgs,
+}
+
+/// Why `model` is not a linear autoencoder, or `None` when it is one.
+fn why_not_linear(model: &ModelConfig) -> Option<String> {
+    let ModelConfig::Autoencoder(config) = model else {
+        return Some(format!(
+            "it trained a {}, but compare-pca needs a plain autoencoder",
+            model.name()
+        ));
+    };
+    match &config.architecture {
+        ArchitectureConfig::Mlp { hidden, activation } => {
+            if !hidden.is_empty() && *activation != Activation::None {
+                return Some(format!(
+                    "its MLP has hidden layers {hidden:?} with activation {activation:?}: a linear autoencoder has no hidden layers or activation \"none\""
+                ));
+            }
+        }
+        ArchitectureConfig::Conv { .. } => {
+            return Some("it is convolutional: a linear autoencoder is an MLP".into());
+        }
+    }
+    if config.loss != ReconstructionLoss::SquaredError {
+        return Some(
+            "its loss is bce, whose sigmoid output is not linear: train with loss = \"squared-error\""
+                .into(),
+        );
+    }
+    None
+}
+
+/// The effective `[latent, dim]` matrix of a linear decoder: decode(I) − decode(0).
+fn linear_decoder_rows<B: Backend>(
+    model: &AnyModel<B>,
+    latent: usize,
+    device: &B::Device,
+) -> Result<Matrix> {
+    let mut identity = vec![0f32; latent * latent];
+    for i in 0..latent {
+        identity[i * latent + i] = 1.0;
+    }
+    let eye = Tensor::<B, 2>::from_data(TensorData::new(identity, [latent, latent]), device);
+    let zero = Tensor::<B, 2>::zeros([1, latent], device);
+    let basis = flat_values(model.decode(eye))?;
+    let offset = flat_values(model.decode(zero))?;
+    let dim = offset.len();
+    let rows: Vec<f32> = basis
+        .chunks(dim)
+        .flat_map(|row| row.iter().zip(&offset).map(|(a, b)| a - b))
+        .collect();
+    Ok(Matrix::from_f32(latent, dim, &rows)?)
+}
+
+impl BackendTask for ComparePcaTask {
+    type Output = Result<()>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        let args = self.args;
+        let loaded = LoadedRun::<B::InnerBackend>::load(&args.run, &device)?;
+        if let Some(reason) = why_not_linear(&loaded.config.model) {
+            bail!(
+                "{} is not a linear autoencoder: {reason}",
+                args.run.display()
+            );
+        }
+        let latent = loaded.config.model.latent();
+        let test = loaded.split("test")?;
+        let dim = test.dim();
+        if latent > dim {
+            bail!("the code ({latent}) is wider than the data ({dim} values): nothing to compare");
+        }
+        let batcher = loaded.clean_batcher(test.clone());
+        let scores = score_items(&loaded.model, &batcher, args.batch_size, &device)?;
+        let ae_error = mean(&scores.squared_error);
+        let pca = Pca::fit(&input_matrix(&loaded.data.train)?, latent)?;
+        let test_matrix = input_matrix(&test)?;
+        let k = latent.min(pca.n_components());
+        let reconstruction = pca.reconstruct_k(&test_matrix, k)?;
+        let pca_error = mean(&row_squared_errors(&test_matrix, &reconstruction));
+        let decoder = linear_decoder_rows(&loaded.model, latent, &device)?;
+        let angles =
+            principal_angles_degrees(&decoder.transpose(), &pca.components.leading_columns(k))?;
+        let largest = angles.iter().copied().fold(0.0f64, f64::max);
+        print_json(&serde_json::json!({
+            "run": args.run,
+            "latent": latent,
+            "test_items": test.len(),
+            "autoencoder_test_squared_error": ae_error,
+            "pca_test_squared_error": pca_error,
+            "ratio": ae_error / pca_error,
+            "principal_angles_degrees": angles,
+            "largest_angle_degrees": largest,
+            "mean_angle_degrees": mean(&angles),
+        }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ae cluster
+
+/// Arguments of `ae cluster`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// The run folder.
+    pub run: PathBuf,
+    /// Which split to cluster: test (default), valid or train.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Number of clusters (default: the number of classes, else 10).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// k-means restarts (the lowest inertia wins).
+    #[arg(long, default_value_t = 10)]
+    pub restarts: usize,
+    /// Seed of the k-means initialization.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Items encoded at once.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+    /// Output PNG (default: RUN/cluster-<split>.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
 
 /// Runs `ae cluster`.
-pub fn run_cluster(_args: ClusterArgs, _choice: BackendChoice) -> Result<()> {
-    bail!("not implemented yet")
+pub fn run_cluster(args: ClusterArgs, choice: BackendChoice) -> Result<()> {
+    run_on(choice, ClusterTask { args })?
+}
+
+struct ClusterTask {
+    args: ClusterArgs,
+}
+
+/// The number of classes of `data`: its class names, else its distinct labels.
+fn class_count(data: &Dataset) -> Option<usize> {
+    if !data.class_names.is_empty() {
+        return Some(data.class_names.len());
+    }
+    data.labels
+        .as_ref()
+        .map(|labels| labels.iter().collect::<BTreeSet<_>>().len())
+}
+
+/// k-means on `points` and, with labels, accuracy, NMI and ARI.
+fn cluster_report(
+    points: &Matrix,
+    labels: Option<&[usize]>,
+    k: usize,
+    seed: u64,
+    restarts: usize,
+) -> Result<serde_json::Value> {
+    let kmeans = KMeans::fit(points, k, seed, restarts, 300)?;
+    let mut report = serde_json::json!({
+        "dim": points.cols(),
+        "inertia": kmeans.inertia,
+    });
+    if let Some(labels) = labels {
+        let clusters = &kmeans.assignments;
+        report["accuracy"] = serde_json::json!(clustering_accuracy(labels, clusters)?);
+        report["nmi"] = serde_json::json!(normalized_mutual_information(labels, clusters)?);
+        report["ari"] = serde_json::json!(adjusted_rand_index(labels, clusters)?);
+    }
+    Ok(report)
+}
+
+impl BackendTask for ClusterTask {
+    type Output = Result<()>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        let args = self.args;
+        let loaded = LoadedRun::<B::InnerBackend>::load(&args.run, &device)?;
+        let data = loaded.split(&args.split)?;
+        let k = match args.k {
+            Some(0) => bail!("--k must be at least 1"),
+            Some(k) => k,
+            None => class_count(&data).unwrap_or(10),
+        };
+        if data.len() < k {
+            bail!(
+                "the {} split has {} items, fewer than k = {k}",
+                args.split,
+                data.len()
+            );
+        }
+        let labels = class_labels(&data);
+        let inputs = input_matrix(&data)?;
+        let latents = encode_dataset(&loaded, data.clone(), args.batch_size, &device)?;
+        let latent = latents.cols();
+        let pca_dim = latent.min(data.dim());
+        let pca = Pca::fit(&input_matrix(&loaded.data.train)?, pca_dim)?;
+        let pca_points = pca.transform_k(&inputs, pca_dim.min(pca.n_components()))?;
+        let latent_report =
+            cluster_report(&latents, labels.as_deref(), k, args.seed, args.restarts)?;
+        let pca_report =
+            cluster_report(&pca_points, labels.as_deref(), k, args.seed, args.restarts)?;
+
+        let plane: Vec<(f64, f64)> = if latent == 2 {
+            (0..latents.rows())
+                .map(|i| (latents.get(i, 0), latents.get(i, 1)))
+                .collect()
+        } else if latent == 1 {
+            (0..latents.rows())
+                .map(|i| (latents.get(i, 0), 0.0))
+                .collect()
+        } else {
+            let projected = Pca::fit(&latents, 2)?.transform_k(&latents, 2)?;
+            (0..projected.rows())
+                .map(|i| (projected.get(i, 0), projected.get(i, 1)))
+                .collect()
+        };
+        let picture = args
+            .out
+            .clone()
+            .unwrap_or_else(|| args.run.join(format!("cluster-{}.png", args.split)));
+        let names = (!data.class_names.is_empty()).then_some(data.class_names.as_slice());
+        let title = if latent == 2 {
+            format!("Latent space ({} split)", args.split)
+        } else {
+            format!(
+                "Latent space, first two principal components ({} split)",
+                args.split
+            )
+        };
+        ae_plot::scatter_by_label(&picture, &title, &plane, labels.as_deref(), names)?;
+        print_json(&serde_json::json!({
+            "run": args.run,
+            "split": args.split,
+            "items": data.len(),
+            "k": k,
+            "latent": latent_report,
+            "pca": pca_report,
+            "picture": picture,
+        }))
+    }
 }

@@ -44,12 +44,6 @@ impl<B: Backend> LoadedRun<B> {
         pick_split(&self.data, name)
     }
 
-    /// A batcher over `data` that treats items as training did (corruptions, binarization,
-    /// dequantization), its randomness drawn from `seed`.
-    pub fn batcher(&self, data: Dataset, seed: u64) -> AeBatcher {
-        self.config.data.batcher(Arc::new(data), seed)
-    }
-
     /// A batcher over `data` with the clean items as inputs (no corruption or binarization).
     pub fn clean_batcher(&self, data: Dataset) -> AeBatcher {
         AeBatcher::new(Arc::new(data), Vec::new(), false, self.config.seed)

@@ -2,6 +2,7 @@
 
 use rand::{Rng, RngExt};
 
+use crate::dataset::ImageShape;
 use crate::error::{DataError, Result};
 
 /// Draws standard normal samples with the Box–Muller transform, keeping the
@@ -54,6 +55,17 @@ pub enum Corruption {
         /// Probability of masking a value, in `[0, 1]`.
         p: f32,
     },
+    /// Sets a `size` × `size` square at a random position of each item to 0 (or to the low end
+    /// of the range when 0 is outside it), in every channel: inpainting.
+    Block {
+        /// Side of the square in pixels (≥ 1; at most the image's height and width).
+        size: usize,
+        /// Shape of one item, which places the square; filled in from the data by
+        /// [`Corruption::for_items`]. Without it the values are one grey image, square when
+        /// their number is a perfect square, else a single row.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<ImageShape>,
+    },
 }
 
 impl Corruption {
@@ -75,8 +87,44 @@ impl Corruption {
                     )));
                 }
             }
+            Corruption::Block { size, item } => {
+                if size == 0 {
+                    return Err(DataError::invalid(
+                        "block corruption: size must be at least 1 pixel, got 0",
+                    ));
+                }
+                if let Some(shape) = item {
+                    self.check_fits(shape)?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Checks that the corruption can be applied to items of `shape`: a block must fit inside
+    /// the image.
+    pub fn check_fits(&self, shape: ImageShape) -> Result<()> {
+        if let Corruption::Block { size, .. } = *self
+            && (size > shape.height || size > shape.width)
+        {
+            return Err(DataError::invalid(format!(
+                "block corruption: a {size}x{size} block does not fit in items of shape {shape} \
+                 (channels x height x width)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// This corruption set up for items of `shape` (a block learns where its square can go);
+    /// other kinds are returned unchanged.
+    pub fn for_items(self, shape: ImageShape) -> Corruption {
+        match self {
+            Corruption::Block { size, .. } => Corruption::Block {
+                size,
+                item: Some(shape),
+            },
+            other => other,
+        }
     }
 
     /// The kebab-case name of the corruption kind.
@@ -85,6 +133,16 @@ impl Corruption {
             Corruption::Gaussian { .. } => "gaussian",
             Corruption::SaltAndPepper { .. } => "salt-and-pepper",
             Corruption::Masking { .. } => "masking",
+            Corruption::Block { .. } => "block",
+        }
+    }
+
+    /// The corruption's parameter: σ, p, or the block side.
+    pub fn parameter(&self) -> f64 {
+        match *self {
+            Corruption::Gaussian { sigma } => f64::from(sigma),
+            Corruption::SaltAndPepper { p } | Corruption::Masking { p } => f64::from(p),
+            Corruption::Block { size, .. } => size as f64,
         }
     }
 
@@ -124,7 +182,97 @@ impl Corruption {
                     }
                 }
             }
+            Corruption::Block { size, item } => {
+                let fill = match range {
+                    Some((lo, hi)) if !(lo..=hi).contains(&0.0) => lo,
+                    _ => 0.0,
+                };
+                let shape = item.unwrap_or_else(|| {
+                    let side = (values.len() as f64).sqrt().round() as usize;
+                    if side * side == values.len() {
+                        ImageShape::new(1, side, side)
+                    } else {
+                        ImageShape::new(1, 1, values.len())
+                    }
+                });
+                if shape.dim() == 0 {
+                    return;
+                }
+                let (block_height, block_width) = (size.min(shape.height), size.min(shape.width));
+                let plane = shape.height * shape.width;
+                for item_values in values.chunks_mut(shape.dim()) {
+                    let top = rng.random_range(0..=shape.height - block_height);
+                    let left = rng.random_range(0..=shape.width - block_width);
+                    for channel in item_values.chunks_mut(plane) {
+                        for row in top..top + block_height {
+                            let start = row * shape.width + left;
+                            if let Some(run) = channel.get_mut(start..start + block_width) {
+                                run.fill(fill);
+                            }
+                        }
+                    }
+                }
+            }
         }
+    }
+}
+
+impl std::fmt::Display for Corruption {
+    /// Writes the `KIND:VALUE` form that [`str::parse`] reads, e.g. `gaussian:0.3`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Corruption::Gaussian { sigma: value }
+            | Corruption::SaltAndPepper { p: value }
+            | Corruption::Masking { p: value } => write!(f, "{}:{value}", self.name()),
+            Corruption::Block { size, .. } => write!(f, "block:{size}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Corruption {
+    type Err = DataError;
+
+    /// Parses `gaussian:SIGMA`, `salt-and-pepper:P`, `masking:P` or `block:SIZE` and
+    /// validates the value.
+    fn from_str(text: &str) -> Result<Self> {
+        let (kind, value) = text.split_once(':').ok_or_else(|| {
+            DataError::invalid(format!(
+                "'{text}': expected KIND:VALUE, e.g. gaussian:0.3 or block:8"
+            ))
+        })?;
+        let number = |what: &str| {
+            value.trim().parse::<f32>().map_err(|_| {
+                DataError::invalid(format!("'{text}': {what} '{value}' is not a number"))
+            })
+        };
+        let corruption = match kind.trim() {
+            "gaussian" => Corruption::Gaussian {
+                sigma: number("sigma")?,
+            },
+            "salt-and-pepper" => Corruption::SaltAndPepper {
+                p: number("probability")?,
+            },
+            "masking" => Corruption::Masking {
+                p: number("probability")?,
+            },
+            "block" => Corruption::Block {
+                size: value.trim().parse::<usize>().map_err(|_| {
+                    DataError::invalid(format!(
+                        "'{text}': block size '{value}' is not a whole number of pixels"
+                    ))
+                })?,
+                item: None,
+            },
+            other => {
+                return Err(DataError::invalid(format!(
+                    "'{text}': unknown corruption '{other}' (gaussian, salt-and-pepper, masking, block)"
+                )));
+            }
+        };
+        corruption
+            .validate()
+            .map_err(|e| DataError::invalid(format!("'{text}': {e}")))?;
+        Ok(corruption)
     }
 }
 
@@ -251,11 +399,130 @@ mod tests {
     }
 
     #[test]
+    fn block_zeroes_exactly_one_square_per_item_and_channel() {
+        for (channels, size) in [(1usize, 5usize), (3, 7), (1, 28)] {
+            let shape = ImageShape::new(channels, 28, 28);
+            let items = 40;
+            let mut v = vec![0.6f32; items * shape.dim()];
+            let c = Corruption::Block { size, item: None }.for_items(shape);
+            c.validate().unwrap();
+            c.apply(&mut v, Some((0.0, 1.0)), &mut StdRng::seed_from_u64(4));
+            let mut corners = std::collections::BTreeSet::new();
+            for item in v.chunks(shape.dim()) {
+                let planes: Vec<&[f32]> = item.chunks(28 * 28).collect();
+                for plane in &planes {
+                    assert_eq!(plane.iter().filter(|&&x| x == 0.0).count(), size * size);
+                    // The square is the same in every channel.
+                    assert_eq!(*plane, planes[0]);
+                }
+                let first = planes[0].iter().position(|&x| x == 0.0).unwrap();
+                let (top, left) = (first / 28, first % 28);
+                for y in 0..28 {
+                    for x in 0..28 {
+                        let inside =
+                            (top..top + size).contains(&y) && (left..left + size).contains(&x);
+                        assert_eq!(planes[0][y * 28 + x] == 0.0, inside, "{y} {x}");
+                    }
+                }
+                corners.insert((top, left));
+            }
+            if size < 28 {
+                assert!(corners.len() > 10, "positions vary: {corners:?}");
+            }
+        }
+        // Without an item shape a perfect square of values is one grey image.
+        let mut v = vec![1.0f32; 100];
+        Corruption::Block {
+            size: 3,
+            item: None,
+        }
+        .apply(&mut v, None, &mut StdRng::seed_from_u64(1));
+        assert_eq!(v.iter().filter(|&&x| x == 0.0).count(), 9);
+        // Masking fills with the low end when 0 is outside the range.
+        let mut v = vec![3.0f32; 100];
+        Corruption::Block {
+            size: 2,
+            item: None,
+        }
+        .apply(&mut v, Some((2.0, 4.0)), &mut StdRng::seed_from_u64(1));
+        assert_eq!(v.iter().filter(|&&x| x == 2.0).count(), 4);
+    }
+
+    #[test]
+    fn block_validation_and_fit() {
+        let msg = Corruption::Block {
+            size: 0,
+            item: None,
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(msg.contains("block") && msg.contains("at least 1"), "{msg}");
+        let big = Corruption::Block {
+            size: 29,
+            item: None,
+        };
+        assert!(big.validate().is_ok());
+        let msg = big
+            .check_fits(ImageShape::new(1, 28, 28))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("29x29") && msg.contains("1x28x28"), "{msg}");
+        assert!(
+            big.for_items(ImageShape::new(1, 28, 28))
+                .validate()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn parses_and_displays_kind_value() {
+        for (text, expected) in [
+            ("gaussian:0.3", Corruption::Gaussian { sigma: 0.3 }),
+            ("salt-and-pepper:0.2", Corruption::SaltAndPepper { p: 0.2 }),
+            ("masking:0.25", Corruption::Masking { p: 0.25 }),
+            (
+                "block:12",
+                Corruption::Block {
+                    size: 12,
+                    item: None,
+                },
+            ),
+        ] {
+            let parsed: Corruption = text.parse().unwrap();
+            assert_eq!(parsed, expected);
+            assert_eq!(parsed.to_string(), text);
+        }
+        for (bad, needle) in [
+            ("block:0", "at least 1"),
+            ("block:2.5", "whole number"),
+            ("gaussian", "KIND:VALUE"),
+            ("gaussian:x", "not a number"),
+            ("masking:1.5", "[0, 1]"),
+            ("blur:3", "unknown corruption 'blur'"),
+        ] {
+            let msg = bad.parse::<Corruption>().unwrap_err().to_string();
+            assert!(msg.contains(bad) && msg.contains(needle), "{bad}: {msg}");
+        }
+        // A block's item shape stays out of configs.
+        let json = serde_json::to_string(&Corruption::Block {
+            size: 4,
+            item: None,
+        })
+        .unwrap();
+        assert_eq!(json, r#"{"kind":"block","size":4}"#);
+    }
+
+    #[test]
     fn seeds_decide_output() {
         for c in [
             Corruption::Gaussian { sigma: 0.2 },
             Corruption::SaltAndPepper { p: 0.2 },
             Corruption::Masking { p: 0.2 },
+            Corruption::Block {
+                size: 4,
+                item: Some(ImageShape::new(1, 10, 10)),
+            },
         ] {
             let run = |seed| {
                 let mut v = mid(1000);

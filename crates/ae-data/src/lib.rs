@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod batcher;
+pub mod colored;
 pub mod corruption;
 pub mod dataset;
 pub mod error;

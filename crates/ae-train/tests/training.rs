@@ -51,6 +51,7 @@ fn quiet() -> TrainOptions {
         resume: false,
         progress_interval: Some(Duration::from_secs(3600)),
         plain_progress: true,
+        stop_on_ctrl_c: false,
     }
 }
 

@@ -1,0 +1,394 @@
+//! `ae anomaly fit | score | eval` as a user runs them: the one-class protocol on MNIST and on
+//! a CSV table, thresholds that flag the asked-for fraction, AUROC recomputed from the score CSV,
+//! and clear errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ae(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ae"))
+        .args(args)
+        .env_remove("AE_DATASETS")
+        .output()
+        .expect("the ae binary runs")
+}
+
+fn datasets() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets")
+        .display()
+        .to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `ae` expecting failure; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = ae(args);
+    assert!(
+        !out.status.success(),
+        "expected failure: {args:?}\n{}",
+        stdout(&out)
+    );
+    let err = stderr(&out);
+    assert!(err.starts_with("error:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "stderr: {}", stderr(o));
+    let text = stdout(o);
+    let start = text.find('{').expect("JSON on stdout");
+    serde_json::from_str(&text[start..]).expect("valid JSON")
+}
+
+/// Runs `ae` expecting success; returns its JSON report.
+fn ok(args: &[&str]) -> serde_json::Value {
+    json(&ae(args))
+}
+
+/// The pixel size of a PNG.
+fn png_size(path: &Path) -> (u32, u32) {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+        .dimensions()
+}
+
+/// Trains a small MNIST model into `run` with extra flags.
+fn train_mnist(run: &Path, extra: &[&str]) -> serde_json::Value {
+    let data = datasets();
+    let run_s = run.display().to_string();
+    let mut args = vec![
+        "train",
+        "--data",
+        "mnist",
+        "--data-path",
+        &data,
+        "--run-dir",
+        &run_s,
+        "--plain",
+        "--no-pictures",
+        "--seed",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
+
+fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// One row of `ae anomaly score`'s CSV.
+struct ScoreRow {
+    label: Option<u32>,
+    score: f64,
+    flag: bool,
+}
+
+fn read_scores(path: &Path) -> Vec<ScoreRow> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("index,label,class,score,flag"));
+    lines
+        .enumerate()
+        .map(|(i, line)| {
+            let cells: Vec<&str> = line.split(',').collect();
+            assert_eq!(cells.len(), 5, "{line}");
+            assert_eq!(cells[0], i.to_string());
+            ScoreRow {
+                label: cells[1].parse().ok(),
+                score: cells[3].parse().unwrap(),
+                flag: match cells[4] {
+                    "1" => true,
+                    "0" => false,
+                    other => panic!("flag {other}"),
+                },
+            }
+        })
+        .collect()
+}
+
+/// AUROC by counting pairs: P(anomaly score > normal score) + ½ P(tie).
+fn pairwise_auroc(scores: &[f64], is_anomaly: &[bool]) -> f64 {
+    let anomalies: Vec<f64> = (0..scores.len())
+        .filter(|&i| is_anomaly[i])
+        .map(|i| scores[i])
+        .collect();
+    let normal: Vec<f64> = (0..scores.len())
+        .filter(|&i| !is_anomaly[i])
+        .map(|i| scores[i])
+        .collect();
+    let mut wins = 0.0;
+    for a in &anomalies {
+        for n in &normal {
+            wins += if a > n {
+                1.0
+            } else if a == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / (anomalies.len() * normal.len()) as f64
+}
+
+#[test]
+fn one_class_mnist_fit_score_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("ones");
+    let run_s = path_str(&run);
+    train_mnist(
+        &run,
+        &[
+            "--model",
+            "ae",
+            "--latent",
+            "16",
+            "--hidden",
+            "128",
+            "--limit",
+            "2000",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "50",
+            "--normal-classes",
+            "1",
+        ],
+    );
+
+    let err = fails(&["anomaly", "score", &run_s]);
+    assert!(
+        err.contains("anomaly.json") && err.contains("ae anomaly fit"),
+        "{err}"
+    );
+
+    let fit = ok(&["anomaly", "fit", &run_s, "--contamination", "0.05"]);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("anomaly.json")).unwrap()).unwrap();
+    assert_eq!(saved, fit["anomaly"]);
+    assert_eq!(saved["score"], "error");
+    assert_eq!(saved["contamination"], 0.05);
+    assert_eq!(saved["normal_classes"], serde_json::json!([1]));
+    // The validation split of a one-class run holds only the normal class: MNIST's test ones.
+    assert_eq!(saved["validation"]["labels"], serde_json::json!([1]));
+    assert_eq!(saved["validation"]["items"], 1135);
+    let threshold = saved["threshold"].as_f64().unwrap();
+    let fraction = saved["validation"]["flagged_fraction"].as_f64().unwrap();
+    assert!((fraction - 0.05).abs() < 0.005, "{fraction}");
+    assert!(!run.join("anomaly.json.tmp").exists());
+
+    // Scoring the validation split flags the same ≈5%, each flag being score > threshold.
+    let valid_csv = dir.path().join("valid.csv");
+    let report = ok(&[
+        "anomaly",
+        "score",
+        &run_s,
+        "--split",
+        "valid",
+        "--out",
+        &path_str(&valid_csv),
+    ]);
+    let rows = read_scores(&valid_csv);
+    assert_eq!(rows.len(), 1135);
+    assert!(
+        rows.iter()
+            .all(|r| r.flag == (r.score > threshold) && r.label == Some(1))
+    );
+    let flagged = rows.iter().filter(|r| r.flag).count();
+    assert_eq!(report["flagged"], flagged);
+    assert!((flagged as f64 / 1135.0 - 0.05).abs() < 0.005, "{flagged}");
+
+    // The test split keeps every class: one row per item.
+    ok(&["anomaly", "score", &run_s]);
+    let rows = read_scores(&run.join("anomaly-scores.csv"));
+    assert_eq!(rows.len(), 10_000);
+    assert!(rows.iter().all(|r| r.flag == (r.score > threshold)));
+    let labels: std::collections::BTreeSet<u32> = rows.iter().filter_map(|r| r.label).collect();
+    assert_eq!(labels.len(), 10);
+
+    let eval = ok(&["anomaly", "eval", &run_s]);
+    let area = eval["auroc"].as_f64().unwrap();
+    assert!(area > 0.9, "digit 1 against the rest: AUROC {area}");
+    assert_eq!(eval["items"], 10_000);
+    assert_eq!(eval["anomalies"], 10_000 - 1135);
+    let auprc = eval["auprc"].as_f64().unwrap();
+    assert!(auprc > 0.8865 && auprc <= 1.0, "{auprc}");
+    assert!(png_size(&run.join("roc.png")).0 > 100);
+    // The same AUROC counted pair by pair from the scores in the CSV.
+    let scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
+    let is_anomaly: Vec<bool> = rows.iter().map(|r| r.label != Some(1)).collect();
+    let counted = pairwise_auroc(&scores, &is_anomaly);
+    assert!((counted - area).abs() < 1e-9, "{counted} vs {area}");
+    let at = &eval["at_threshold"];
+    assert!(at["recall"].as_f64().unwrap() > 0.5, "{at}");
+
+    // A percentile rule: the 90th percentile flags 10%.
+    let fit = ok(&["anomaly", "fit", &run_s, "--percentile", "90"]);
+    let fraction = fit["anomaly"]["validation"]["flagged_fraction"]
+        .as_f64()
+        .unwrap();
+    assert!((fraction - 0.10).abs() < 0.005, "{fraction}");
+
+    let err = fails(&["anomaly", "fit", &run_s, "--score", "elbo"]);
+    assert!(err.contains("elbo") && err.contains("VAE"), "{err}");
+    let err = fails(&["anomaly", "fit", &run_s, "--contamination", "1.5"]);
+    assert!(
+        err.contains("--contamination") && err.contains("1.5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn one_class_csv_table_with_known_separation() {
+    let dir = tempfile::tempdir().unwrap();
+    // 600 "normal" rows near a 6-D line, 60 "outlier" rows far off it; a tiny pseudo-random
+    // generator keeps the table fixed.
+    let mut state = 12345u64;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let mut table = String::from("a,b,c,d,e,f,kind\n");
+    for i in 0..660 {
+        let t = uniform() * 4.0;
+        let outlier = i % 11 == 0;
+        let values: Vec<String> = (0..6)
+            .map(|j| {
+                let clean = t * (j as f64 + 1.0) / 3.0 + 0.05 * uniform();
+                let v = if outlier {
+                    clean + 40.0 * (j as f64 - 2.5)
+                } else {
+                    clean
+                };
+                format!("{v:.5}")
+            })
+            .collect();
+        let kind = if outlier { "outlier" } else { "normal" };
+        table.push_str(&format!("{},{kind}\n", values.join(",")));
+    }
+    let csv = dir.path().join("table.csv");
+    std::fs::write(&csv, table).unwrap();
+    let config = dir.path().join("table.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"seed = 5
+[data]
+source = "csv"
+path = "{}"
+label_column = "kind"
+classes = [0]
+validation_fraction = 0.25
+[model]
+model = "autoencoder"
+latent = 1
+architecture = {{ kind = "mlp", hidden = [16], activation = "tanh" }}
+loss = "squared-error"
+[training]
+epochs = 20
+batch_size = 20
+learning_rate = 0.01
+"#,
+            csv.display()
+        ),
+    )
+    .unwrap();
+    let run = dir.path().join("table-run");
+    let run_s = path_str(&run);
+    ok(&[
+        "train",
+        "--config",
+        &path_str(&config),
+        "--run-dir",
+        &run_s,
+        "--plain",
+    ]);
+
+    let fit = ok(&["anomaly", "fit", &run_s, "--contamination", "0.05"]);
+    // Class 0 ("normal", the first name in sorted order) is the only one validated on.
+    assert_eq!(
+        fit["anomaly"]["validation"]["labels"],
+        serde_json::json!([0])
+    );
+    let eval = ok(&["anomaly", "eval", &run_s]);
+    // The held-out quarter keeps both kinds; every outlier scores above every normal row.
+    let items = eval["items"].as_u64().unwrap();
+    assert_eq!(items, 165);
+    let anomalies = eval["anomalies"].as_u64().unwrap();
+    assert!(anomalies > 0 && anomalies < items, "{eval}");
+    assert_eq!(eval["auroc"], 1.0, "{eval}");
+    assert_eq!(eval["auprc"], 1.0, "{eval}");
+
+    // Another table of the same columns: the far rows are flagged.
+    let other = dir.path().join("other.csv");
+    std::fs::write(
+        &other,
+        "a,b,c,d,e,f,kind\n0.1,0.2,0.3,0.4,0.5,0.6,normal\n-100,-60,-20,20,60,100,outlier\n\
+         0,0,0,0,0,0,normal\n",
+    )
+    .unwrap();
+    let out = dir.path().join("other-scores.csv");
+    let report = ok(&[
+        "anomaly",
+        "score",
+        &run_s,
+        "--data-path",
+        &path_str(&other),
+        "--out",
+        &path_str(&out),
+    ]);
+    assert_eq!(report["items"], 3);
+    let rows = read_scores(&out);
+    assert_eq!(rows.len(), 3);
+    assert!(rows[1].flag, "the far row is flagged");
+    assert!(rows[1].score > 10.0 * rows[0].score.max(rows[2].score));
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "a,b,kind\n1,2,normal\n").unwrap();
+    let err = fails(&["anomaly", "score", &run_s, "--data-path", &path_str(&bad)]);
+    assert!(err.contains("bad.csv"), "{err}");
+}
+
+#[test]
+fn eval_needs_normal_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("all");
+    let run_s = path_str(&run);
+    train_mnist(
+        &run,
+        &[
+            "--model",
+            "vae",
+            "--latent",
+            "4",
+            "--hidden",
+            "32",
+            "--limit",
+            "300",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "50",
+        ],
+    );
+    let err = fails(&["anomaly", "eval", &run_s]);
+    assert!(err.contains("--normal-classes"), "{err}");
+    // Saying which labels are normal makes the rest anomalies; a VAE scores by its -ELBO.
+    let eval = ok(&["anomaly", "eval", &run_s, "--normal-classes", "0,1,2,3,4"]);
+    assert_eq!(eval["score"], "elbo");
+    let area = eval["auroc"].as_f64().unwrap();
+    assert!(area.is_finite() && (0.0..=1.0).contains(&area), "{area}");
+    assert_eq!(eval["normal_classes"], serde_json::json!([0, 1, 2, 3, 4]));
+}

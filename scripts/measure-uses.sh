@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Measurements for the "uses of an autoencoder" issue: one-class anomaly detection (AUROC per
+# class, MNIST and Fashion-MNIST) and denoising PSNR against a 3x3 median filter and PCA.
+#
+# Usage: scripts/measure-uses.sh OUT_DIR [ONECLASS_EPOCHS] [DENOISE_EPOCHS] [DENOISE_LIMIT]
+# Run from the repository root after `cargo build --release -p ae-cli`. Full run:
+#   nice -n 10 scripts/measure-uses.sh runs/uses 30 30
+set -euo pipefail
+OUT=${1:?output folder}
+ONECLASS_EPOCHS=${2:-30}
+DENOISE_EPOCHS=${3:-30}
+DENOISE_LIMIT=${4:-60000}
+AE=${AE:-target/release/ae}
+DATA=${AE_DATASETS:-datasets}
+mkdir -p "$OUT"
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+
+for dataset in mnist fashion-mnist; do
+  total=0
+  for class in 0 1 2 3 4 5 6 7 8 9; do
+    run="$OUT/oneclass-$dataset-$class"
+    "$AE" train --model ae --latent 32 --hidden 512,128 --data "$dataset" --data-path "$DATA" \
+      --normal-classes "$class" --epochs "$ONECLASS_EPOCHS" --batch-size 64 --seed 1 \
+      --run-dir "$run" --plain --no-pictures > "$run.train.log"
+    "$AE" anomaly fit "$run" --contamination 0.05 > "$run.fit.json"
+    "$AE" anomaly eval "$run" > "$run.eval.json"
+    auroc=$(grep '"auroc"' "$run.eval.json" | tr -dc '0-9.')
+    echo "oneclass $dataset class $class auroc $auroc" | tee -a "$SUMMARY"
+    total=$(echo "$total + $auroc" | bc -l)
+  done
+  echo "oneclass $dataset mean auroc $(echo "$total / 10" | bc -l)" | tee -a "$SUMMARY"
+done
+
+for dataset in mnist fashion-mnist; do
+  for noise in gaussian:0.3 gaussian:0.5 salt-and-pepper:0.2 masking:0.25; do
+    run="$OUT/denoise-$dataset-${noise/:/-}"
+    "$AE" train --model ae --latent 64 --hidden 1000,500 --data "$dataset" --data-path "$DATA" \
+      --noise "$noise" --limit "$DENOISE_LIMIT" --epochs "$DENOISE_EPOCHS" --batch-size 64 --seed 1 \
+      --run-dir "$run" --plain --no-pictures > "$run.train.log"
+    "$AE" denoise "$run" > "$run.denoise.json"
+    python3 - "$run.denoise.json" "$dataset" <<'PY' | tee -a "$SUMMARY"
+import json, sys
+report = json.load(open(sys.argv[1]))
+for c in report["corruptions"]:
+    p, s = c["psnr"], c["ssim"]
+    print(f"denoise {sys.argv[2]} {c['corruption']}: PSNR noisy {p['noisy']:.2f} AE {p['autoencoder']:.2f} "
+          f"median {p['median_3x3']:.2f} PCA {p['pca']:.2f} dB (gain {c['gain_over_best_baseline_db']:+.2f} dB); "
+          f"SSIM AE {s['autoencoder']:.3f} median {s['median_3x3']:.3f} PCA {s['pca']:.3f}")
+PY
+  done
+done
