@@ -2,18 +2,66 @@
 
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{Autoencoder, AutoencoderConfig, InputShape, ModelError, ModelOutput, Vae, VaeConfig};
 
 /// Any model's config, tagged by name (`model = "autoencoder"` or `model = "vae"`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+///
+/// Keys left out take their defaults when read, so configs written before a field existed
+/// (an older `model.json`, a hand-written file) still load.
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "model", rename_all = "kebab-case")]
 pub enum ModelConfig {
     /// A plain (or, trained on corrupted inputs, denoising) autoencoder.
     Autoencoder(AutoencoderConfig),
     /// A variational autoencoder.
     Vae(VaeConfig),
+}
+
+/// The serialized form [`ModelConfig`] is read through, once its defaults are filled in.
+#[derive(Deserialize)]
+#[serde(tag = "model", rename_all = "kebab-case")]
+enum TaggedModelConfig {
+    Autoencoder(AutoencoderConfig),
+    Vae(VaeConfig),
+}
+
+impl<'de> Deserialize<'de> for ModelConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        fill_defaults(&mut value);
+        let tagged = TaggedModelConfig::deserialize(value).map_err(serde::de::Error::custom)?;
+        Ok(match tagged {
+            TaggedModelConfig::Autoencoder(c) => ModelConfig::Autoencoder(c),
+            TaggedModelConfig::Vae(c) => ModelConfig::Vae(c),
+        })
+    }
+}
+
+/// Adds the defaults of the named model's config (burn's `Config` derive requires every
+/// field) for the top-level keys `value` leaves out, taking them from the config types.
+fn fill_defaults(value: &mut serde_json::Value) {
+    let Some(fields) = value.as_object_mut() else {
+        return;
+    };
+    let architecture = crate::ArchitectureConfig::Mlp {
+        hidden: Vec::new(),
+        activation: Default::default(),
+    };
+    let template = match fields.get("model").and_then(|v| v.as_str()) {
+        Some("autoencoder") => ModelConfig::Autoencoder(AutoencoderConfig::new(1, architecture)),
+        Some("vae") => ModelConfig::Vae(VaeConfig::new(1, architecture)),
+        _ => return,
+    };
+    let Ok(serde_json::Value::Object(defaults)) = serde_json::to_value(&template) else {
+        return;
+    };
+    for (key, default) in defaults {
+        if key != "latent" && key != "architecture" && !fields.contains_key(&key) {
+            fields.insert(key, default);
+        }
+    }
 }
 
 impl burn::config::Config for ModelConfig {}

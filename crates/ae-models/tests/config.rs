@@ -125,6 +125,9 @@ fn hand_written_json_loads_and_defaults_apply_inside_enums() {
     let ModelConfig::Vae(vae) = &config else {
         panic!("expected a VAE, got {config:?}")
     };
+    // Fields added later (the training objective) take their defaults in older files.
+    assert_eq!(vae.objective, ae_models::Objective::Elbo);
+    assert_eq!(vae.samples, 1);
     assert_eq!(
         vae.architecture,
         ArchitectureConfig::Conv {
