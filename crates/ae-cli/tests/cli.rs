@@ -644,3 +644,50 @@ fn dequantized_gaussian_vae_reports_8bit_bits_per_dim() {
     ]);
     assert!(err.contains("exclude each other"), "{err}");
 }
+
+#[test]
+fn weights_of_another_architecture_are_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = datasets();
+    let train = |name: &str, hidden: &str| {
+        let run = dir.path().join(name);
+        let run_s = run.display().to_string();
+        json(&ae(&[
+            "train",
+            "--model",
+            "ae",
+            "--latent",
+            "4",
+            "--hidden",
+            hidden,
+            "--data",
+            "mnist",
+            "--data-path",
+            &data,
+            "--limit",
+            "200",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "50",
+            "--run-dir",
+            &run_s,
+            "--plain",
+            "--no-pictures",
+        ]));
+        run
+    };
+    let wide = train("wide", "64");
+    let narrow = train("narrow", "32");
+    std::fs::copy(wide.join("model.mpk"), narrow.join("model.mpk")).unwrap();
+    let err = fails(&["eval", &narrow.display().to_string(), "--limit", "10"]);
+    assert!(
+        err.contains("do not fit the model that config.toml describes"),
+        "{err}"
+    );
+    assert!(err.contains("model.mpk"), "{err}");
+    let deeper = train("deeper", "64,32");
+    std::fs::copy(wide.join("model.mpk"), deeper.join("model.mpk")).unwrap();
+    let err = fails(&["eval", &deeper.display().to_string(), "--limit", "10"]);
+    assert!(err.contains("do not fit"), "{err}");
+}

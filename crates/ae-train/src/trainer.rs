@@ -8,10 +8,11 @@ use ae_data::IndexDataset;
 use ae_models::{AnyModel, InputShape, Likelihood, ModelConfig, ReconstructionLoss};
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::AdamWConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
@@ -314,7 +315,50 @@ pub fn load_model<B: Backend>(
             path: run.model_file(),
             message: format!("cannot load the model: {e}"),
         })?;
-    Ok((config, model.load_record(record)))
+    let expected = parameter_shapes(&model);
+    let mismatch = |detail: String| TrainError::Record {
+        path: run.model_file(),
+        message: format!(
+            "the saved weights do not fit the model that config.toml describes ({detail}); was config.toml edited, or model.mpk copied from another run?"
+        ),
+    };
+    // burn asserts (panics) when a record has another number of layers; that is a user error
+    // here, reported below, so the default hook's panic message is silenced meanwhile.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let loaded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)));
+    std::panic::set_hook(hook);
+    let loaded = loaded.map_err(|_| mismatch("the file has another number of layers".into()))?;
+    let found = parameter_shapes(&loaded);
+    if found != expected {
+        let detail = match expected.iter().zip(&found).position(|(a, b)| a != b) {
+            Some(i) => format!(
+                "parameter {i} has shape {:?} in the file but {:?} in the config",
+                found[i], expected[i]
+            ),
+            None => format!(
+                "{} parameters in the file, {} in the config",
+                found.len(),
+                expected.len()
+            ),
+        };
+        return Err(mismatch(detail));
+    }
+    Ok((config, loaded))
+}
+
+/// The shapes of a module's float parameters, in visiting order.
+fn parameter_shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<usize>> {
+    struct Shapes(Vec<Vec<usize>>);
+    impl<B: Backend> ModuleVisitor<B> for Shapes {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0.push(param.val().dims().to_vec());
+        }
+    }
+    let mut shapes = Shapes(Vec::new());
+    module.visit(&mut shapes);
+    shapes.0
 }
 
 /// Loads the model saved as burn's JSON config (`model.json`) without its weights.
