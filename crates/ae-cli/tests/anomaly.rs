@@ -3,89 +3,10 @@
 //! and clear errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn ae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ae"))
-        .args(args)
-        .env_remove("AE_DATASETS")
-        .output()
-        .expect("the ae binary runs")
-}
+mod common;
 
-fn datasets() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../datasets")
-        .display()
-        .to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs `ae` expecting failure; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = ae(args);
-    assert!(
-        !out.status.success(),
-        "expected failure: {args:?}\n{}",
-        stdout(&out)
-    );
-    let err = stderr(&out);
-    assert!(err.starts_with("error:"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "stderr: {}", stderr(o));
-    let text = stdout(o);
-    let start = text.find('{').expect("JSON on stdout");
-    serde_json::from_str(&text[start..]).expect("valid JSON")
-}
-
-/// Runs `ae` expecting success; returns its JSON report.
-fn ok(args: &[&str]) -> serde_json::Value {
-    json(&ae(args))
-}
-
-/// The pixel size of a PNG.
-fn png_size(path: &Path) -> (u32, u32) {
-    image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8()
-        .dimensions()
-}
-
-/// Trains a small MNIST model into `run` with extra flags.
-fn train_mnist(run: &Path, extra: &[&str]) -> serde_json::Value {
-    let data = datasets();
-    let run_s = run.display().to_string();
-    let mut args = vec![
-        "train",
-        "--data",
-        "mnist",
-        "--data-path",
-        &data,
-        "--run-dir",
-        &run_s,
-        "--plain",
-        "--no-pictures",
-        "--seed",
-        "3",
-    ];
-    args.extend_from_slice(extra);
-    ok(&args)
-}
-
-fn path_str(p: &Path) -> String {
-    p.display().to_string()
-}
+use common::*;
 
 /// One row of `ae anomaly score`'s CSV.
 struct ScoreRow {

@@ -1,51 +1,10 @@
 //! The `ae` binary as a user runs it: train, eval, reconstruct, sample, and clear errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn ae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ae"))
-        .args(args)
-        .env_remove("AE_DATASETS")
-        .output()
-        .expect("the ae binary runs")
-}
+mod common;
 
-fn datasets() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../datasets")
-        .display()
-        .to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs `ae` expecting failure; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = ae(args);
-    assert!(
-        !out.status.success(),
-        "expected failure: {args:?}\n{}",
-        stdout(&out)
-    );
-    let err = stderr(&out);
-    assert!(err.starts_with("error:"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "stderr: {}", stderr(o));
-    let text = stdout(o);
-    let start = text.find('{').expect("JSON on stdout");
-    serde_json::from_str(&text[start..]).expect("valid JSON")
-}
+use common::*;
 
 #[test]
 fn train_one_epoch_then_eval_reconstruct_and_sample() {
@@ -108,7 +67,7 @@ fn train_one_epoch_then_eval_reconstruct_and_sample() {
         "--out",
         &picture.display().to_string(),
     ]));
-    let image = image_size(&picture);
+    let image = png_size(&picture);
     assert_eq!(
         image.1,
         2 * (28 * 3 + 2) + 2,
@@ -117,14 +76,6 @@ fn train_one_epoch_then_eval_reconstruct_and_sample() {
 
     json(&ae(&["sample", &run_s, "--count", "9"]));
     assert!(run.join("samples.png").exists());
-}
-
-fn image_size(path: &PathBuf) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[1..4], b"PNG");
-    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
-    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-    (w, h)
 }
 
 #[test]
@@ -173,7 +124,7 @@ batch_size = 30
         &picture.display().to_string(),
     ]));
     assert_eq!(
-        image_size(&picture).1,
+        png_size(&picture).1,
         3 * (28 * 3 + 2) + 2,
         "noisy, clean, denoised rows"
     );

@@ -3,95 +3,10 @@
 //! and bad corruptions are clear errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn ae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ae"))
-        .args(args)
-        .env_remove("AE_DATASETS")
-        .output()
-        .expect("the ae binary runs")
-}
+mod common;
 
-fn datasets() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../datasets")
-        .display()
-        .to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs `ae` expecting failure; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = ae(args);
-    assert!(
-        !out.status.success(),
-        "expected failure: {args:?}\n{}",
-        stdout(&out)
-    );
-    let err = stderr(&out);
-    assert!(err.starts_with("error:"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "stderr: {}", stderr(o));
-    let text = stdout(o);
-    let start = text.find('{').expect("JSON on stdout");
-    serde_json::from_str(&text[start..]).expect("valid JSON")
-}
-
-/// Runs `ae` expecting success; returns its JSON report.
-fn ok(args: &[&str]) -> serde_json::Value {
-    json(&ae(args))
-}
-
-/// The pixel size of a PNG.
-fn png_size(path: &Path) -> (u32, u32) {
-    image::open(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .to_rgb8()
-        .dimensions()
-}
-
-/// The size `write_grid` gives `rows` × `cols` cells of 28×28 images at `zoom` (2-pixel gaps).
-fn grid_size(rows: u32, cols: u32, zoom: u32) -> (u32, u32) {
-    let cell = 28 * zoom + 2;
-    (cols * cell + 2, rows * cell + 2)
-}
-
-/// Trains a small MNIST model into `run` with extra flags.
-fn train_mnist(run: &Path, extra: &[&str]) -> serde_json::Value {
-    let data = datasets();
-    let run_s = run.display().to_string();
-    let mut args = vec![
-        "train",
-        "--data",
-        "mnist",
-        "--data-path",
-        &data,
-        "--run-dir",
-        &run_s,
-        "--plain",
-        "--no-pictures",
-        "--seed",
-        "3",
-    ];
-    args.extend_from_slice(extra);
-    ok(&args)
-}
-
-fn path_str(p: &Path) -> String {
-    p.display().to_string()
-}
+use common::*;
 
 /// Standard normal CDF via erfc (Abramowitz & Stegun 7.1.26, error below 1.5e-7).
 fn normal_cdf(x: f64) -> f64 {

@@ -1,52 +1,10 @@
 //! `ae sample --from gmm` and `ae uncertainty` on a small MNIST VAE.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn ae(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ae"))
-        .args(args)
-        .env_remove("AE_DATASETS")
-        .output()
-        .expect("the ae binary runs")
-}
+mod common;
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Runs `ae` expecting failure; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = ae(args);
-    assert!(
-        !out.status.success(),
-        "expected failure: {args:?}\n{}",
-        stdout(&out)
-    );
-    let err = stderr(&out);
-    assert!(err.starts_with("error:"), "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-/// The JSON object at the end of stdout (training prints progress lines before it).
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "stderr: {}", stderr(o));
-    let text = stdout(o);
-    let start = text.rfind("\n{").map_or(0, |i| i + 1);
-    serde_json::from_str(&text[start..]).expect("valid JSON")
-}
-
-fn datasets() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../datasets")
-        .display()
-        .to_string()
-}
+use common::*;
 
 fn train_mnist(run: &Path, model: &str) {
     let out = ae(&[

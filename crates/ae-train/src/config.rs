@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ae_data::Corruption;
 use ae_data::folder::MismatchedSize;
-use ae_models::{ArchitectureConfig, AutoencoderConfig, ModelConfig, VaeConfig};
+use ae_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
@@ -263,9 +263,8 @@ impl ExperimentConfig {
             path: path.to_path_buf(),
             message,
         };
-        let mut value: toml::Value =
+        let value: toml::Value =
             toml::from_str(text).map_err(|e| error(e.to_string().trim_end().to_string()))?;
-        fill_model_defaults(&mut value);
         let config: ExperimentConfig = value
             .clone()
             .try_into()
@@ -352,31 +351,6 @@ impl ExperimentConfig {
             return invalid("model.latent must be at least 1".into());
         }
         Ok(())
-    }
-}
-
-/// Adds the model config's defaults (burn's `Config` derive requires every field when
-/// deserializing) for keys the user left out, taking them from the config types themselves.
-fn fill_model_defaults(value: &mut toml::Value) {
-    let Some(model) = value.get_mut("model").and_then(|m| m.as_table_mut()) else {
-        return;
-    };
-    let architecture = ArchitectureConfig::Mlp {
-        hidden: Vec::new(),
-        activation: Default::default(),
-    };
-    let template = match model.get("model").and_then(|v| v.as_str()) {
-        Some("autoencoder") => ModelConfig::Autoencoder(AutoencoderConfig::new(1, architecture)),
-        Some("vae") => ModelConfig::Vae(VaeConfig::new(1, architecture)),
-        _ => return,
-    };
-    let Ok(toml::Value::Table(defaults)) = toml::Value::try_from(&template) else {
-        return;
-    };
-    for (key, default) in defaults {
-        if key != "latent" && key != "architecture" && !model.contains_key(&key) {
-            model.insert(key, default);
-        }
     }
 }
 
