@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ae_data::{AeBatch, AeBatcher, Dataset};
 use ae_models::AnyModel;
+use ae_models::likelihood::squared_error;
 use ae_train::data::{PreparedData, prepare};
 use ae_train::{ExperimentConfig, RunDir, load_model};
 use anyhow::{Result, anyhow, bail};
@@ -132,23 +133,22 @@ pub fn score_items<B: Backend>(
 ) -> Result<ItemScores> {
     let mut scores = ItemScores::default();
     for_each_batch::<B>(batcher, batch_size, device, |_, batch| {
-        let code = model.encode(batch.input.clone());
-        let reconstruction = model.decode(code);
-        let squared = (reconstruction - batch.target.clone())
-            .square()
-            .sum_dim(1)
-            .squeeze_dim::<1>(1);
+        // One encoder pass: the forward pass carries the posterior, whose mean is decoded
+        // for the deterministic reconstruction (an autoencoder's is the forward pass's own).
+        let output = model.forward(batch.input, batch.target.clone(), 1.0);
+        let squared = match &output.mean {
+            Some(mean) => squared_error(model.decode(mean.clone()), batch.target),
+            None => output.squared_error.clone(),
+        };
         scores
             .squared_error
             .extend(flat_values(squared)?.into_iter().map(f64::from));
-        let output = model.forward(batch.input.clone(), batch.target, 1.0);
         scores.loss.extend(
             flat_values(output.negative_elbo())?
                 .into_iter()
                 .map(f64::from),
         );
-        if let Some(vae) = model.as_vae() {
-            let (_, log_variance) = vae.encode(batch.input);
+        if let Some(log_variance) = output.log_variance {
             let variance = log_variance.exp().mean_dim(1).squeeze_dim::<1>(1);
             scores
                 .posterior_variance
