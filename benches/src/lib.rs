@@ -2,38 +2,157 @@
 //! batch, and one full training step (forward, backward, Adam update), generic over the
 //! autodiff backend so that every compiled backend runs exactly the same work.
 
+use ae_backend::BackendKind;
 use ae_models::{
-    Activation, AnyModel, ArchitectureConfig, InputShape, Likelihood, ModelConfig, ModelError,
-    VaeConfig,
+    Activation, AnyModel, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood,
+    ModelConfig, ModelError, ReconstructionLoss, VaeConfig,
 };
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Distribution, ElementConversion, Tensor};
 
-/// Name of the benchmarked model: the `mlp-vae-mnist` experiment.
-pub const MODEL_NAME: &str = "mlp-vae-mnist";
-
 /// Items per benchmarked training step.
 pub const BATCH_SIZE: usize = 128;
+
+/// Items per benchmarked encoder inference.
+pub const INFERENCE_BATCH_SIZE: usize = 1000;
 
 /// Learning rate of the benchmarked Adam step (the experiment's).
 pub const LEARNING_RATE: f64 = 1e-3;
 
-/// The `mlp-vae-mnist` model: a 784-400-20 Bernoulli VAE with ReLU hidden layers on 1×28×28
-/// inputs (the shape of PyTorch's `examples/vae`).
+/// The reference models every backend is benchmarked on, all on 1×28×28 inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceModel {
+    /// A 784-400-20 Bernoulli VAE with ReLU hidden layers (PyTorch's `examples/vae`).
+    MlpVae,
+    /// A 784-1000-500-250-30 autoencoder with ReLU hidden layers and BCE (Hinton &
+    /// Salakhutdinov's shape).
+    DeepAe,
+    /// Conv 1→32 and 32→64 (kernel 4, stride 2), Linear 3136→16, mirrored with transposed
+    /// convolutions; BCE.
+    ConvAe,
+}
+
+impl ReferenceModel {
+    /// Every reference model.
+    pub const ALL: [ReferenceModel; 3] = [Self::MlpVae, Self::DeepAe, Self::ConvAe];
+
+    /// The model's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MlpVae => "mlp-vae",
+            Self::DeepAe => "deep-ae",
+            Self::ConvAe => "conv-ae",
+        }
+    }
+
+    /// The model with this name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The model's config.
+    pub fn config(self) -> ModelConfig {
+        let shape = InputShape::new(1, 28, 28);
+        match self {
+            Self::MlpVae => ModelConfig::Vae(
+                VaeConfig::new(
+                    20,
+                    ArchitectureConfig::Mlp {
+                        hidden: vec![400],
+                        activation: Activation::Relu,
+                    },
+                )
+                .with_input_shape(shape)
+                .with_likelihood(Likelihood::Bernoulli),
+            ),
+            Self::DeepAe => ModelConfig::Autoencoder(
+                AutoencoderConfig::new(
+                    30,
+                    ArchitectureConfig::Mlp {
+                        hidden: vec![1000, 500, 250],
+                        activation: Activation::Relu,
+                    },
+                )
+                .with_input_shape(shape)
+                .with_loss(ReconstructionLoss::Bce),
+            ),
+            Self::ConvAe => ModelConfig::Autoencoder(
+                AutoencoderConfig::new(
+                    16,
+                    ArchitectureConfig::Conv {
+                        channels: vec![32, 64],
+                        kernel_size: 4,
+                        activation: Activation::Relu,
+                    },
+                )
+                .with_input_shape(shape)
+                .with_loss(ReconstructionLoss::Bce),
+            ),
+        }
+    }
+
+    /// Multiply-adds of one item's forward pass through the weight layers (encoder and
+    /// decoder; element-wise work and the loss are left out, as usual).
+    pub fn forward_multiply_adds(self) -> u64 {
+        // (inputs, outputs) of each dense layer, and for convolutions
+        // (output positions × output channels, input channels × kernel area).
+        let dense = |layers: &[(u64, u64)]| layers.iter().map(|(i, o)| i * o).sum::<u64>();
+        match self {
+            // The encoder's last layer gives mean and log-variance: 400 → 2 × 20.
+            Self::MlpVae => dense(&[(784, 400), (400, 40), (20, 400), (400, 784)]),
+            Self::DeepAe => dense(&[
+                (784, 1000),
+                (1000, 500),
+                (500, 250),
+                (250, 30),
+                (30, 250),
+                (250, 500),
+                (500, 1000),
+                (1000, 784),
+            ]),
+            Self::ConvAe => {
+                let conv1 = 14 * 14 * 32 * 16;
+                let conv2 = 7 * 7 * 64 * (32 * 16);
+                let linear = 3136 * 16;
+                // The decoder mirrors the encoder: the same multiply-adds again.
+                2 * (conv1 + conv2 + linear)
+            }
+        }
+    }
+
+    /// Floating-point operations of one item's training step: the forward pass, and a
+    /// backward pass of twice its cost (gradients of inputs and of weights), 2 per
+    /// multiply-add.
+    pub fn training_flops(self) -> u64 {
+        2 * 3 * self.forward_multiply_adds()
+    }
+
+    /// Floating-point operations of one item's encoder pass.
+    pub fn encoder_flops(self) -> u64 {
+        let encoder_multiply_adds = match self {
+            Self::MlpVae => 784 * 400 + 400 * 40,
+            Self::DeepAe => 784 * 1000 + 1000 * 500 + 500 * 250 + 250 * 30,
+            Self::ConvAe => 14 * 14 * 32 * 16 + 7 * 7 * 64 * (32 * 16) + 3136 * 16,
+        };
+        2 * encoder_multiply_adds
+    }
+}
+
+/// The `mlp-vae` reference model (kept for callers of the first benchmark).
 pub fn mlp_vae_config() -> ModelConfig {
-    ModelConfig::Vae(
-        VaeConfig::new(
-            20,
-            ArchitectureConfig::Mlp {
-                hidden: vec![400],
-                activation: Activation::Relu,
-            },
-        )
-        .with_input_shape(InputShape::new(1, 28, 28))
-        .with_likelihood(Likelihood::Bernoulli),
-    )
+    ReferenceModel::MlpVae.config()
+}
+
+/// The name a backend is reported under: `ndarray-openblas` for burn-ndarray built with the
+/// system OpenBLAS (the `openblas` feature), else the backend's own name.
+pub fn backend_label(backend: BackendKind) -> String {
+    if backend == BackendKind::Ndarray && cfg!(feature = "openblas") {
+        "ndarray-openblas".to_string()
+    } else {
+        backend.to_string()
+    }
 }
 
 /// A `[batch_size, dim]` batch of values drawn uniformly from [0, 1) on `device`.
@@ -107,6 +226,7 @@ impl<B: AutodiffBackend> Trainer<B> {
 mod tests {
     use super::*;
     use ae_backend::NdArrayAutodiff;
+    use burn::module::Module;
 
     #[test]
     fn twenty_adam_steps_reduce_the_loss_on_a_fixed_batch() {
@@ -131,6 +251,30 @@ mod tests {
             last_five < first - 100.0,
             "loss did not drop: first {first}, mean of the last five {last_five}; {losses:?}"
         );
+    }
+
+    #[test]
+    fn every_reference_model_builds_and_encodes_to_its_latent_size() {
+        let device = Default::default();
+        for model in ReferenceModel::ALL {
+            let config = model.config();
+            config.validate().expect("valid");
+            assert_eq!(ReferenceModel::from_name(model.name()), Some(model));
+            let built: AnyModel<NdArrayAutodiff> = config.init(&device).expect("builds");
+            let batch = random_batch::<NdArrayAutodiff>(3, 784, &device);
+            assert_eq!(built.encode(batch).dims(), [3, config.latent()]);
+            // The multiply-add count matches the number of weights for the dense models
+            // (each weight is used once per item), and the conv model's is the larger.
+            let weights = built.num_params() as u64;
+            let multiply_adds = model.forward_multiply_adds();
+            match model {
+                ReferenceModel::ConvAe => assert!(multiply_adds > 10 * weights),
+                _ => assert!(
+                    weights >= multiply_adds && weights - multiply_adds < 5_000,
+                    "{model:?}: {weights} weights, {multiply_adds} multiply-adds"
+                ),
+            }
+        }
     }
 
     #[test]

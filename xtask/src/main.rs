@@ -1,6 +1,7 @@
 //! `cargo xtask`: project tasks — train a named experiment end to end, list the experiments,
 //! run the backend benchmarks, and check the shipped datasets' checksums.
 
+mod bench;
 mod datasets;
 mod experiments;
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result};
+use bench::BenchArgs;
 use clap::{Args, Parser, Subcommand};
 
 /// Project tasks for the autoencoder toolkit.
@@ -33,12 +35,12 @@ enum Task {
     Train(TrainArgs),
     /// List the experiments (experiments/*.toml) with their first comment line.
     List,
-    /// Run the criterion benchmarks (`cargo bench -p ae-benches`).
+    /// Benchmark the reference models: criterion's backend comparison of one training step
+    /// and of the encoder (`cargo bench -p ae-benches`), then one epoch of each model through
+    /// `ae train` and `ae eval` (images/s, GFLOP/s, peak memory), with --pytorch side by side
+    /// with the same models in PyTorch. Prints a table and saves target/bench/*.json.
     ///
-    /// Every compiled backend is benched side by side: those of ae-benches' default features
-    /// plus the ones named with --features. Remaining arguments go to criterion.
-    ///
-    /// Example: cargo xtask bench --features flex -- --warm-up-time 1 --measurement-time 3
+    /// Example: cargo xtask bench --features flex --pytorch -- --measurement-time 3
     Bench(BenchArgs),
     /// Verify the SHA-256 of every file listed in datasets/README.md.
     ///
@@ -56,20 +58,6 @@ struct TrainArgs {
     /// Extra flags for `ae train`, after `--` (e.g. `-- --backend flex --epochs 1`).
     #[arg(last = true, value_name = "AE_FLAGS")]
     extra: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-struct BenchArgs {
-    /// Cargo features of ae-benches: the extra backends to bench, e.g. `flex,wgpu`.
-    #[arg(long, value_name = "F")]
-    features: Option<String>,
-    /// Arguments for criterion (a filter such as `flex`, `--measurement-time 3`, ...).
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CRITERION_ARGS"
-    )]
-    args: Vec<String>,
 }
 
 /// A child process that did not succeed.
@@ -114,7 +102,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.task {
         Task::Train(args) => train(&root, args),
         Task::List => list(&root),
-        Task::Bench(args) => bench(&root, args),
+        Task::Bench(args) => bench::bench(&root, args),
         Task::CheckDatasets => datasets::check_all(&root),
     }
 }
@@ -273,18 +261,6 @@ fn list(root: &Path) -> Result<()> {
         println!("{:<width$}  {description}", experiment.name);
     }
     Ok(())
-}
-
-fn bench(root: &Path, args: BenchArgs) -> Result<()> {
-    let mut command = cargo(root);
-    command.args(["bench", "-p", "ae-benches"]);
-    if let Some(features) = &args.features {
-        command.args(["--features", features]);
-    }
-    if !args.args.is_empty() {
-        command.arg("--").args(&args.args);
-    }
-    run_command(command)
 }
 
 #[cfg(test)]

@@ -45,7 +45,9 @@ pub use gmm::GaussianMixture;
 pub use image_quality::{median_filter_3x3, psnr, ssim};
 pub use kmeans::KMeans;
 pub use matrix::Matrix;
-pub use npy::{NpyArray, NpyF32, read_npy_f32, read_npy_i64, write_npy_f32, write_npy_i64};
+pub use npy::{
+    NpyArray, NpyF32, NpyRowWriter, read_npy_f32, read_npy_i64, write_npy_f32, write_npy_i64,
+};
 pub use pca::Pca;
 pub use roc::{auroc, average_precision, percentile, roc_curve, threshold_for_contamination};
 pub use stats::{average_ranks, median, pearson, spearman};

@@ -123,6 +123,97 @@ pub fn write_npy_f32(path: impl AsRef<Path>, rows: usize, cols: usize, data: &[f
     write_atomic(path, &bytes)
 }
 
+/// A `rows x cols` `float32` `.npy` file written a row at a time, so that an array larger
+/// than memory can be written; the file appears under its name (by rename) only when
+/// [`NpyRowWriter::finish`] has checked that every row was written.
+pub struct NpyRowWriter {
+    path: PathBuf,
+    partial: PathBuf,
+    out: std::io::BufWriter<fs::File>,
+    rows: usize,
+    cols: usize,
+    written: usize,
+}
+
+impl NpyRowWriter {
+    /// Starts writing a `rows x cols` array to `path`.
+    pub fn create(path: impl AsRef<Path>, rows: usize, cols: usize) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let name = path
+            .file_name()
+            .ok_or_else(|| npy_error(&path, "path has no file name"))?
+            .to_string_lossy()
+            .into_owned();
+        let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+        let file = fs::File::create(&partial).map_err(|e| io_error(&path, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        out.write_all(&header("<f4", &[rows, cols]))
+            .map_err(|e| io_error(&path, e))?;
+        Ok(Self {
+            path,
+            partial,
+            out,
+            rows,
+            cols,
+            written: 0,
+        })
+    }
+
+    /// Appends rows given row-major in `values` (a multiple of `cols` values).
+    pub fn write_rows(&mut self, values: &[f32]) -> Result<()> {
+        if !values.len().is_multiple_of(self.cols.max(1)) {
+            return Err(AnalysisError::ShapeMismatch {
+                what: "npy rows",
+                shape: format!("rows of {}", self.cols),
+                expected: self.cols,
+                got: values.len() % self.cols.max(1),
+            });
+        }
+        let rows = values.len() / self.cols.max(1);
+        if self.written + rows > self.rows {
+            return Err(npy_error(
+                &self.path,
+                format!("more than the declared {} rows", self.rows),
+            ));
+        }
+        for v in values {
+            self.out
+                .write_all(&v.to_le_bytes())
+                .map_err(|e| io_error(&self.path, e))?;
+        }
+        self.written += rows;
+        Ok(())
+    }
+
+    /// Checks the row count, syncs the file and moves it to its name.
+    pub fn finish(self) -> Result<()> {
+        let Self {
+            path,
+            partial,
+            out,
+            rows,
+            written,
+            ..
+        } = self;
+        if written != rows {
+            let _ = fs::remove_file(&partial);
+            return Err(npy_error(
+                &path,
+                format!("{written} rows written of the declared {rows}"),
+            ));
+        }
+        let result = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .and_then(|()| fs::rename(&partial, &path));
+        result.map_err(|e| {
+            let _ = fs::remove_file(&partial);
+            io_error(&path, e)
+        })
+    }
+}
+
 /// Writes a 1-D `int64` array (e.g. labels) as a `.npy` (v1.0) file.
 pub fn write_npy_i64(path: impl AsRef<Path>, data: &[i64]) -> Result<()> {
     let mut bytes = header("<i8", &[data.len()]);

@@ -1,7 +1,6 @@
 //! Anomaly detection by reconstruction error or negative ELBO: `ae anomaly fit | score | eval`.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use ae_analysis::{
@@ -16,7 +15,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::shared::{LoadedRun, print_json, score_items};
+use crate::shared::{AtomicWriter, LoadedRun, print_json, score_items, stream_items};
 
 /// Arguments of `ae anomaly`.
 #[derive(Debug, Args)]
@@ -207,6 +206,18 @@ fn default_kind<B: Backend>(loaded: &LoadedRun<B>) -> ScoreKind {
     }
 }
 
+/// Fails when `kind` does not apply to the run's model.
+fn check_kind<B: Backend>(loaded: &LoadedRun<B>, kind: ScoreKind) -> Result<()> {
+    if kind == ScoreKind::Elbo && loaded.model.as_vae().is_none() {
+        bail!(
+            "--score elbo needs a VAE, but {} trained a {}: use --score error",
+            loaded.run.path().display(),
+            loaded.config.model.name()
+        );
+    }
+    Ok(())
+}
+
 /// The anomaly score of every item of `data` (seeded, so the same run scores the same way).
 fn compute_scores<B: Backend>(
     loaded: &LoadedRun<B>,
@@ -215,17 +226,22 @@ fn compute_scores<B: Backend>(
     batch_size: usize,
     device: &B::Device,
 ) -> Result<Vec<f64>> {
-    if kind == ScoreKind::Elbo && loaded.model.as_vae().is_none() {
-        bail!(
-            "--score elbo needs a VAE, but {} trained a {}: use --score error",
-            loaded.run.path().display(),
-            loaded.config.model.name()
-        );
-    }
+    check_kind(loaded, kind)?;
     if data.is_empty() {
         bail!("there are no items to score");
     }
     B::seed(device, loaded.config.seed.wrapping_add(7));
+    raw_scores(loaded, data, kind, batch_size, device)
+}
+
+/// The anomaly score of every item of `data`, with the backend's random state as it is.
+fn raw_scores<B: Backend>(
+    loaded: &LoadedRun<B>,
+    data: Dataset,
+    kind: ScoreKind,
+    batch_size: usize,
+    device: &B::Device,
+) -> Result<Vec<f64>> {
     let scores = score_items(
         &loaded.model,
         &loaded.clean_batcher(data),
@@ -303,34 +319,6 @@ fn fit<B: Backend>(args: FitArgs, device: &B::Device) -> Result<()> {
     }))
 }
 
-/// The items to score: a split of the run's data or every item under `--data-path`.
-fn items_to_score<B: Backend>(loaded: &LoadedRun<B>, args: &ScoreArgs) -> Result<Dataset> {
-    let Some(path) = &args.data_path else {
-        return loaded.split(&args.split);
-    };
-    let items = ae_train::data::load_other(
-        &loaded.config.data,
-        path,
-        loaded.data.standardization.as_ref(),
-        loaded.config.seed,
-    )?;
-    let expected = loaded.config.model.input_shape();
-    let shape = items.shape;
-    if (shape.channels, shape.height, shape.width)
-        != (expected.channels, expected.height, expected.width)
-    {
-        bail!(
-            "{}: items have shape {shape} but the model of {} takes {}x{}x{}",
-            path.display(),
-            args.run.display(),
-            expected.channels,
-            expected.height,
-            expected.width
-        );
-    }
-    Ok(items)
-}
-
 fn score<B: Backend>(args: ScoreArgs, device: &B::Device) -> Result<()> {
     let fitted = read_threshold(&args.run)?.ok_or_else(|| {
         anyhow!(
@@ -340,29 +328,47 @@ fn score<B: Backend>(args: ScoreArgs, device: &B::Device) -> Result<()> {
         )
     })?;
     let loaded = LoadedRun::<B>::load(&args.run, device)?;
-    let items = items_to_score(&loaded, &args)?;
-    let labels = items.labels.clone();
-    let class_names = items.class_names.clone();
-    let scores = compute_scores(&loaded, items, fitted.score, args.batch_size, device)?;
-    let mut csv = String::from("index,label,class,score,flag\n");
-    for (i, s) in scores.iter().enumerate() {
-        let label = labels.as_ref().map(|l| l[i]);
-        let class = label
-            .and_then(|l| class_names.get(l as usize))
-            .map(|n| n.replace([',', '"', '\n'], " "))
-            .unwrap_or_default();
-        let label = label.map(|l| l.to_string()).unwrap_or_default();
-        writeln!(
-            csv,
-            "{i},{label},{class},{s},{}",
-            u8::from(*s > fitted.threshold)
-        )?;
-    }
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| loaded.run.path().join("anomaly-scores.csv"));
-    write_atomic(&out, csv.as_bytes())?;
+    // Items from --data-path are read a chunk at a time and their rows written as they are
+    // scored, so a folder or table larger than memory can be scored.
+    let chunks: Box<dyn Iterator<Item = Result<Dataset>>> = match &args.data_path {
+        None => Box::new(std::iter::once(loaded.split(&args.split))),
+        Some(path) => {
+            Box::new(stream_items(&loaded, path, args.batch_size)?.map(|c| c.map_err(Into::into)))
+        }
+    };
+    check_kind(&loaded, fitted.score)?;
+    B::seed(device, loaded.config.seed.wrapping_add(7));
+    let mut csv = AtomicWriter::create(&out)?;
+    csv.line("index,label,class,score,flag")?;
+    let mut scores = Vec::new();
+    let mut labels: Vec<u32> = Vec::new();
+    for chunk in chunks {
+        let chunk = chunk?;
+        let chunk_labels = chunk.labels.clone();
+        let class_names = chunk.class_names.clone();
+        let chunk_scores = raw_scores(&loaded, chunk, fitted.score, args.batch_size, device)?;
+        for (i, s) in chunk_scores.iter().enumerate() {
+            let label = chunk_labels.as_ref().map(|l| l[i]);
+            let class = label
+                .and_then(|l| class_names.get(l as usize))
+                .map(|n| n.replace([',', '"', '\n'], " "))
+                .unwrap_or_default();
+            labels.extend(label);
+            let label = label.map(|l| l.to_string()).unwrap_or_default();
+            let flag = u8::from(*s > fitted.threshold);
+            csv.line(&format!("{},{label},{class},{s},{flag}", scores.len() + i))?;
+        }
+        scores.extend(chunk_scores);
+    }
+    if scores.is_empty() {
+        bail!("there are no items to score");
+    }
+    let out = csv.finish()?;
+    let labels = (labels.len() == scores.len()).then_some(labels);
     let summary = summarize(&scores, labels.as_deref(), fitted.threshold)?;
     print_json(&json!({
         "run": args.run,

@@ -310,13 +310,17 @@ impl BackendTask for EvalTask {
         let batcher = config
             .data
             .batcher(Arc::new(dataset), config.seed.wrapping_add(2));
+        let started = std::time::Instant::now();
         let metrics = evaluate(&model, &batcher, self.args.batch_size, &device);
+        let seconds = started.elapsed().as_secs_f64();
         let mut report = serde_json::json!({
             "run": run.path(),
             "split": self.args.split,
             "backend": self.backend.to_string(),
             "model": config.model.name(),
             "metrics": metrics,
+            "seconds": seconds,
+            "items_per_second": metrics.items as f64 / seconds.max(1e-9),
         });
         if self.args.nll {
             let vae = model.as_vae().ok_or_else(|| {

@@ -1,12 +1,11 @@
 //! Dimensionality reduction: `ae encode`, `ae pca`, `ae compare-pca` and `ae cluster`.
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ae_analysis::{
-    KMeans, Matrix, Pca, adjusted_rand_index, clustering_accuracy, normalized_mutual_information,
-    principal_angles_degrees, write_npy_f32, write_npy_i64,
+    KMeans, Matrix, NpyRowWriter, Pca, adjusted_rand_index, clustering_accuracy,
+    normalized_mutual_information, principal_angles_degrees, write_npy_i64,
 };
 use ae_backend::{BackendChoice, BackendTask, run_on};
 use ae_data::Dataset;
@@ -18,7 +17,9 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
-use crate::shared::{LoadedRun, encode_all, flat_values, print_json, score_items};
+use crate::shared::{
+    AtomicWriter, LoadedRun, encode_all, flat_values, print_json, score_items, stream_items,
+};
 
 /// The inputs of `data` as an `n × dim` matrix.
 pub fn input_matrix(data: &Dataset) -> Result<Matrix> {
@@ -79,10 +80,14 @@ pub struct EncodeArgs {
     /// Which split to encode: test (default), valid or train.
     #[arg(long, default_value = "test")]
     pub split: String,
-    /// Output folder (default: RUN/latents-<split>).
+    /// Encode every item of another image folder or CSV table (read like the run's data, a
+    /// chunk at a time, so it may be larger than memory) instead of a split.
+    #[arg(long)]
+    pub data_path: Option<PathBuf>,
+    /// Output folder (default: RUN/latents-<split>, or RUN/latents-data with --data-path).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Items encoded at once.
+    /// Items encoded at once (and read at once from --data-path).
     #[arg(long, default_value_t = 500)]
     pub batch_size: usize,
 }
@@ -101,60 +106,100 @@ impl BackendTask for EncodeTask {
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
         let args = self.args;
         let loaded = LoadedRun::<B::InnerBackend>::load(&args.run, &device)?;
-        let data = loaded.split(&args.split)?;
-        let labels = data.labels.clone();
-        let codes = encode_dataset(&loaded, data, args.batch_size, &device)?;
+        let source = match &args.data_path {
+            Some(_) => "data".to_string(),
+            None => args.split.clone(),
+        };
+        // Codes are written as each chunk is encoded: with --data-path, a folder or table
+        // larger than memory is never held whole.
+        let (items, chunks): (usize, Box<dyn Iterator<Item = Result<Dataset>>>) =
+            match &args.data_path {
+                None => {
+                    let data = loaded.split(&args.split)?;
+                    (data.len(), Box::new(std::iter::once(Ok(data))))
+                }
+                Some(path) => {
+                    let stream = stream_items(&loaded, path, args.batch_size)?;
+                    (
+                        stream.len(),
+                        Box::new(stream.map(|c| c.map_err(Into::into))),
+                    )
+                }
+            };
         let out = args
             .out
             .clone()
-            .unwrap_or_else(|| args.run.join(format!("latents-{}", args.split)));
+            .unwrap_or_else(|| args.run.join(format!("latents-{source}")));
         std::fs::create_dir_all(&out)
             .with_context(|| format!("cannot create the folder {}", out.display()))?;
-        let (n, latent) = codes.shape();
+        let latent = loaded.config.model.latent();
         let npy = out.join("latents.npy");
-        write_npy_f32(&npy, n, latent, &codes.to_f32())?;
+        let mut npy_writer = NpyRowWriter::create(&npy, items, latent)?;
+        let mut csv: Option<AtomicWriter> = None;
+        let mut labels: Vec<i64> = Vec::new();
+        let mut labelled = false;
+        for chunk in chunks {
+            let chunk = chunk?;
+            let chunk_labels = chunk.labels.clone();
+            let codes = encode_all(
+                &loaded.model,
+                &loaded.clean_batcher(chunk),
+                args.batch_size,
+                &device,
+            )?;
+            npy_writer.write_rows(&codes)?;
+            let csv = match &mut csv {
+                Some(csv) => csv,
+                None => {
+                    labelled = chunk_labels.is_some();
+                    let mut writer = AtomicWriter::create(&out.join("latents.csv"))?;
+                    writer.line(&latents_csv_header(latent, labelled))?;
+                    csv.insert(writer)
+                }
+            };
+            for (i, row) in codes.chunks(latent).enumerate() {
+                let label = chunk_labels.as_ref().map(|l| l[i]);
+                csv.line(&latents_csv_row(row, label))?;
+                labels.extend(label.map(i64::from));
+            }
+        }
+        npy_writer.finish()?;
         let mut files = vec![npy];
-        if let Some(labels) = &labels {
+        if labelled {
             let path = out.join("labels.npy");
-            let values: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
-            write_npy_i64(&path, &values)?;
+            write_npy_i64(&path, &labels)?;
             files.push(path);
         }
-        let csv = out.join("latents.csv");
-        write_latents_csv(&csv, &codes, labels.as_deref())?;
-        files.push(csv);
+        if let Some(csv) = csv {
+            files.push(csv.finish()?);
+        }
         print_json(&serde_json::json!({
             "run": args.run,
-            "split": args.split,
-            "items": n,
+            "split": source,
+            "items": items,
             "latent": latent,
             "files": files,
         }))
     }
 }
 
-fn write_latents_csv(path: &Path, codes: &Matrix, labels: Option<&[u32]>) -> Result<()> {
-    let io = |e: std::io::Error| anyhow!("cannot write {}: {e}", path.display());
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut out = std::io::BufWriter::new(file);
-    let mut header: Vec<String> = (0..codes.cols()).map(|j| format!("z{j}")).collect();
-    if labels.is_some() {
+/// The header of latents.csv: `z0,…,z{latent-1}`, then `label` when there are labels.
+fn latents_csv_header(latent: usize, labelled: bool) -> String {
+    let mut header: Vec<String> = (0..latent).map(|j| format!("z{j}")).collect();
+    if labelled {
         header.push("label".into());
     }
-    writeln!(out, "{}", header.join(",")).map_err(io)?;
-    for i in 0..codes.rows() {
-        // f32 values, written so that they read back exactly.
-        let mut fields: Vec<String> = codes
-            .row(i)
-            .iter()
-            .map(|&v| (v as f32).to_string())
-            .collect();
-        if let Some(labels) = labels {
-            fields.push(labels[i].to_string());
-        }
-        writeln!(out, "{}", fields.join(",")).map_err(io)?;
+    header.join(",")
+}
+
+/// One row of latents.csv: the code's f32 values (written so that they read back exactly),
+/// then the label if any.
+fn latents_csv_row(code: &[f32], label: Option<u32>) -> String {
+    let mut fields: Vec<String> = code.iter().map(|v| v.to_string()).collect();
+    if let Some(label) = label {
+        fields.push(label.to_string());
     }
-    out.flush().map_err(io)
+    fields.join(",")
 }
 
 // ---------------------------------------------------------------------------------------------

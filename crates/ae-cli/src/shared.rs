@@ -1,13 +1,14 @@
 //! What several commands share: loading a trained run with its data, choosing a split, and
 //! running a model over a whole data set in batches.
 
-use std::path::Path;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ae_data::{AeBatch, AeBatcher, Dataset};
 use ae_models::AnyModel;
 use ae_models::likelihood::squared_error;
-use ae_train::data::{PreparedData, prepare};
+use ae_train::data::{PreparedData, StreamedItems, prepare};
 use ae_train::{ExperimentConfig, RunDir, load_model};
 use anyhow::{Result, anyhow, bail};
 use burn::data::dataloader::batcher::Batcher;
@@ -157,6 +158,96 @@ pub fn score_items<B: Backend>(
         Ok(())
     })?;
     Ok(scores)
+}
+
+/// A text file written line by line, that appears under its name (by rename, after a sync)
+/// only when [`AtomicWriter::finish`] is called: a failed command leaves no half-written file.
+pub struct AtomicWriter {
+    path: PathBuf,
+    partial: PathBuf,
+    out: BufWriter<std::fs::File>,
+}
+
+impl AtomicWriter {
+    /// Starts writing `path` (through a hidden partial file beside it).
+    pub fn create(path: &Path) -> Result<Self> {
+        let name = path
+            .file_name()
+            .ok_or_else(|| anyhow!("{} has no file name", path.display()))?
+            .to_string_lossy();
+        let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+        let file = std::fs::File::create(&partial)
+            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            partial,
+            out: BufWriter::new(file),
+        })
+    }
+
+    /// Writes one line.
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        writeln!(self.out, "{text}")
+            .map_err(|e| anyhow!("cannot write {}: {e}", self.path.display()))
+    }
+
+    /// Flushes, syncs and moves the file to its name.
+    pub fn finish(self) -> Result<PathBuf> {
+        let Self { path, partial, out } = self;
+        let result = out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .and_then(|()| std::fs::rename(&partial, &path));
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&partial);
+            bail!("cannot write {}: {e}", path.display());
+        }
+        Ok(path)
+    }
+}
+
+/// Checks that items of `shape` read from `path` fit the model of `loaded`.
+pub fn check_item_shape<B: Backend>(
+    loaded: &LoadedRun<B>,
+    path: &Path,
+    shape: ae_data::ImageShape,
+) -> Result<()> {
+    let expected = loaded.config.model.input_shape();
+    if (shape.channels, shape.height, shape.width)
+        != (expected.channels, expected.height, expected.width)
+    {
+        bail!(
+            "{}: items have shape {shape} but the model of {} takes {}x{}x{}",
+            path.display(),
+            loaded.run.path().display(),
+            expected.channels,
+            expected.height,
+            expected.width
+        );
+    }
+    Ok(())
+}
+
+/// The items under `path`, read like the run's data, `chunk_size` at a time (see
+/// [`ae_train::data::stream_other`]), after checking their shape against the model's.
+pub fn stream_items<B: Backend>(
+    loaded: &LoadedRun<B>,
+    path: &Path,
+    chunk_size: usize,
+) -> Result<StreamedItems> {
+    if chunk_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let items = ae_train::data::stream_other(
+        &loaded.config.data,
+        path,
+        loaded.data.standardization.as_ref(),
+        loaded.config.seed,
+        chunk_size,
+    )?;
+    check_item_shape(loaded, path, items.shape())?;
+    Ok(items)
 }
 
 /// Prints `value` as pretty JSON on stdout.

@@ -137,24 +137,22 @@ pub(crate) fn load_image_into(
     Ok(())
 }
 
-/// Loads an image folder.
+/// The image files of a folder, in order, with their class labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderListing {
+    /// Every image file with its label (the index of its class folder), in load order.
+    pub files: Vec<(PathBuf, Option<u32>)>,
+    /// The class folder names (sorted), empty when the images lie directly in the root.
+    pub class_names: Vec<String>,
+}
+
+/// Lists the images of `root`, either directly in it (unlabelled) or in one
+/// sub-folder per class (labelled by the sorted folder names).
 ///
-/// Sub-folders of `root` are classes (labels are their indices in sorted
-/// name order, and their names the class names); with no sub-folders, the
-/// images directly in `root` are loaded without labels. Images are converted
-/// to grey (1 channel) or RGB (3 channels) and resized or rejected when
-/// their size differs from `shape`.
-///
-/// Fails on an empty folder or class folder, on a non-image file, on a
-/// decode failure, and on a mix of images and class folders in `root`, each
-/// time naming the file or folder. Hidden entries (starting with `.`) are
-/// ignored.
-pub fn load_image_folder(
-    root: &Path,
-    shape: ImageShape,
-    on_mismatch: MismatchedSize,
-) -> Result<Dataset> {
-    check_image_shape(shape)?;
+/// Fails on an empty folder or class folder, on a non-image file and on a
+/// mix of images and class folders in `root`, each time naming the file or
+/// folder. Hidden entries (starting with `.`) are ignored.
+pub fn list_image_folder(root: &Path) -> Result<FolderListing> {
     let mut classes = Vec::new();
     let mut root_images = Vec::new();
     for path in sorted_entries(root)? {
@@ -216,9 +214,19 @@ pub fn load_image_folder(
             "no images found (expected .png, .jpg or .jpeg files, or class sub-folders of them)",
         ));
     }
+    Ok(FolderListing { files, class_names })
+}
 
+/// Loads the images `files` of a listed folder as a data set of `shape`, with the labels
+/// of the listing's class folders (none when `class_names` is empty).
+pub(crate) fn load_listed_images(
+    files: &[(PathBuf, Option<u32>)],
+    class_names: &[String],
+    shape: ImageShape,
+    on_mismatch: MismatchedSize,
+) -> Result<Dataset> {
     let mut inputs = Vec::with_capacity(files.len() * shape.dim());
-    for (path, _) in &files {
+    for (path, _) in files {
         load_image_into(path, shape, on_mismatch, &mut inputs)?;
     }
     let labels = if class_names.is_empty() {
@@ -232,9 +240,27 @@ pub fn load_image_folder(
         targets: None,
         target_shape: None,
         labels,
-        class_names,
+        class_names: class_names.to_vec(),
         value_range: Some((0.0, 1.0)),
     })
+}
+
+/// Loads an image folder as a data set of `shape`: images directly in `root`
+/// (unlabelled) or in one sub-folder per class (labelled by the sorted
+/// folder names). Images are converted to grey (1 channel) or RGB (3
+/// channels) and resized or rejected when their size differs, per
+/// `on_mismatch`.
+///
+/// Fails as [`list_image_folder`] does, and on a decode failure or (when
+/// rejecting) a mismatched size, naming the file.
+pub fn load_image_folder(
+    root: &Path,
+    shape: ImageShape,
+    on_mismatch: MismatchedSize,
+) -> Result<Dataset> {
+    check_image_shape(shape)?;
+    let listing = list_image_folder(root)?;
+    load_listed_images(&listing.files, &listing.class_names, shape, on_mismatch)
 }
 
 #[cfg(test)]

@@ -51,16 +51,24 @@ fn type_name(code: u8) -> Option<&'static str> {
 /// names the file.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let bytes = if is_gzip(&raw) {
+    decode_idx(&raw, path)
+}
+
+/// Decodes the bytes of an IDX file, gzipped or not, as [`read_idx`] does;
+/// errors name `source` as the file the bytes came from.
+pub fn decode_idx(raw: &[u8], source: &Path) -> Result<IdxArray> {
+    let unzipped;
+    let bytes = if is_gzip(raw) {
         let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
-        GzDecoder::new(raw.as_slice())
+        GzDecoder::new(raw)
             .read_to_end(&mut out)
-            .map_err(|e| DataError::format(path, format!("corrupt gzip stream: {e}")))?;
-        out
+            .map_err(|e| DataError::format(source, format!("corrupt gzip stream: {e}")))?;
+        unzipped = out;
+        unzipped.as_slice()
     } else {
         raw
     };
-    parse_idx(&bytes).map_err(|message| DataError::format(path, message))
+    parse_idx(bytes).map_err(|message| DataError::format(source, message))
 }
 
 /// Parses the bytes of an (uncompressed) IDX file.

@@ -16,6 +16,7 @@ pub mod folder;
 pub mod idx;
 pub mod mnist;
 pub mod paired;
+pub mod stream;
 pub mod synthetic;
 pub mod table;
 
@@ -24,3 +25,4 @@ pub use corruption::Corruption;
 pub use dataset::{Dataset, ImageShape};
 pub use error::DataError;
 pub use mnist::{MnistKind, MnistSplit, load_mnist};
+pub use stream::ItemChunks;

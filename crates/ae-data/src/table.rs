@@ -110,132 +110,75 @@ pub fn load_csv(path: &Path, label_column: Option<&str>) -> Result<Dataset> {
 /// The result has shape 1 × 1 × number of feature columns and no value range.
 pub fn read_csv(path: &Path, label_column: Option<&str>) -> Result<CsvTable> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
+    parse_csv(&bytes, path, label_column)
+}
+
+/// Parses the bytes of a CSV table as [`read_csv`] does; errors name
+/// `path` as the file the bytes came from.
+pub fn parse_csv(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<CsvTable> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         DataError::format(
             path,
             format!(
                 "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
+                e.valid_up_to()
             ),
         )
     })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let fmt = |msg: String| DataError::format(path, msg);
 
-    let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields = split_fields(line).map_err(|m| fmt(format!("line {}, {m}", i + 1)))?;
-        rows.push((i + 1, fields));
-    }
-    let Some((first_line, first)) = rows.first().cloned() else {
+    let mut records = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            split_fields(line)
+                .map(|cells| (i + 1, cells))
+                .map_err(|m| fmt(format!("line {}, {m}", i + 1)))
+        });
+    let Some(first) = records.next() else {
         return Err(fmt("empty file: no rows".to_string()));
     };
-    let has_header = label_column.is_some() || first.iter().any(|c| parse_number(c).is_err());
-    let ncols = first.len();
-    let header = has_header.then_some(first);
-    let data_rows = if has_header { &rows[1..] } else { &rows[..] };
-
-    let label_index = match label_column {
-        None => None,
-        Some(name) => {
-            let header = header.as_deref().unwrap_or_default();
-            let matches: Vec<usize> = header
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.as_str() == name)
-                .map(|(i, _)| i)
-                .collect();
-            match matches.as_slice() {
-                [i] => Some(*i),
-                [] => {
-                    return Err(fmt(format!(
-                        "line {first_line}: no label column named {name:?} in the header (columns: {})",
-                        header.join(", ")
-                    )));
-                }
-                _ => {
-                    return Err(fmt(format!(
-                        "line {first_line}: the header has {} columns named {name:?}",
-                        matches.len()
-                    )));
-                }
-            }
+    let (first_line, first) = first?;
+    let layout = CsvLayout::from_first_row(first_line, first, label_column).map_err(fmt)?;
+    let mut inputs = Vec::new();
+    let mut raw_labels: Vec<String> = Vec::new();
+    let mut count = 0usize;
+    let mut add = |line: usize, cells: &[String]| -> Result<()> {
+        if let Some(label) = layout.parse_row(line, cells, &mut inputs).map_err(fmt)? {
+            raw_labels.push(label.to_string());
         }
+        count += 1;
+        Ok(())
     };
-    let describe = |col: usize| -> String {
-        match header.as_ref().and_then(|h| h.get(col)) {
-            Some(name) => format!("column {} ({name:?})", col + 1),
-            None => format!("column {}", col + 1),
-        }
-    };
-    let feature_cols: Vec<usize> = (0..ncols).filter(|&c| Some(c) != label_index).collect();
-    if feature_cols.is_empty() {
-        return Err(fmt("no numeric feature columns".to_string()));
+    if layout.first_row_is_data() {
+        let (line, cells) = layout.first_row();
+        add(line, cells)?;
     }
-    if data_rows.is_empty() {
+    for record in records {
+        let (line, cells) = record?;
+        add(line, &cells)?;
+    }
+    if count == 0 {
         return Err(fmt(format!(
             "no data rows (only the header on line {first_line})"
         )));
     }
-
-    let mut inputs = Vec::with_capacity(data_rows.len() * feature_cols.len());
-    let mut raw_labels: Vec<&str> = Vec::new();
-    for (line, cells) in data_rows {
-        if cells.len() != ncols {
-            return Err(fmt(format!(
-                "line {line}: {} cells, but line {first_line} has {ncols} (ragged row)",
-                cells.len()
-            )));
-        }
-        for &c in &feature_cols {
-            let v = parse_number(&cells[c])
-                .map_err(|m| fmt(format!("line {line}, {}: {m}", describe(c))))?;
-            inputs.push(v);
-        }
-        if let Some(li) = label_index {
-            let label = cells[li].as_str();
-            if label.is_empty() {
-                return Err(fmt(format!(
-                    "line {line}, {}: empty label cell",
-                    describe(li)
-                )));
-            }
-            raw_labels.push(label);
-        }
-    }
-
-    let (labels, class_names) = match label_index {
+    let (labels, class_names) = match layout.label_index {
         None => (None, Vec::new()),
         Some(_) => {
-            let mut names: Vec<&str> = raw_labels.clone();
-            names.sort_unstable();
-            names.dedup();
-            let numeric: Option<Vec<f64>> = names.iter().map(|n| n.parse::<f64>().ok()).collect();
-            if let Some(values) = numeric {
-                let mut pairs: Vec<(f64, &str)> = values.into_iter().zip(names).collect();
-                pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
-                names = pairs.into_iter().map(|(_, n)| n).collect();
-            }
+            let names = order_class_names(raw_labels.iter().map(String::as_str));
             let ids = raw_labels
                 .iter()
                 .map(|l| names.iter().position(|n| n == l).unwrap_or(0) as u32)
                 .collect();
-            (Some(ids), names.into_iter().map(str::to_string).collect())
+            (Some(ids), names)
         }
     };
-    let columns = feature_cols
-        .iter()
-        .map(|&c| match header.as_ref() {
-            Some(h) => h[c].clone(),
-            None => format!("column {}", c + 1),
-        })
-        .collect();
     Ok(CsvTable {
         data: Dataset {
-            shape: ImageShape::flat(feature_cols.len()),
+            shape: ImageShape::flat(layout.feature_cols.len()),
             inputs,
             targets: None,
             target_shape: None,
@@ -243,8 +186,169 @@ pub fn read_csv(path: &Path, label_column: Option<&str>) -> Result<CsvTable> {
             class_names,
             value_range: None,
         },
-        columns,
+        columns: layout.column_names(),
     })
+}
+
+/// The distinct label strings of a table, sorted (numerically when all are
+/// numbers): the class names, whose positions are the labels.
+pub(crate) fn order_class_names<'a>(labels: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut names: Vec<&str> = labels.collect();
+    names.sort_unstable();
+    names.dedup();
+    let numeric: Option<Vec<f64>> = names.iter().map(|n| n.parse::<f64>().ok()).collect();
+    if let Some(values) = numeric {
+        let mut pairs: Vec<(f64, &str)> = values.into_iter().zip(names).collect();
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+        names = pairs.into_iter().map(|(_, n)| n).collect();
+    }
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// The column layout of a CSV table, read from its first row: whether that
+/// row is a header, which column holds labels, which hold features.
+#[derive(Debug, Clone)]
+pub(crate) struct CsvLayout {
+    /// The first row's line number (1-based).
+    first_line: usize,
+    /// The first row's cells.
+    first: Vec<String>,
+    /// The header's cells, when the first row is one.
+    pub(crate) header: Option<Vec<String>>,
+    /// Cells per row.
+    ncols: usize,
+    /// The label column's index, if any.
+    pub(crate) label_index: Option<usize>,
+    /// The feature columns' indices.
+    pub(crate) feature_cols: Vec<usize>,
+}
+
+impl CsvLayout {
+    /// The layout given the first row (on line `first_line`); `Err` says what is wrong.
+    pub(crate) fn from_first_row(
+        first_line: usize,
+        first: Vec<String>,
+        label_column: Option<&str>,
+    ) -> std::result::Result<Self, String> {
+        let has_header = label_column.is_some() || first.iter().any(|c| parse_number(c).is_err());
+        let ncols = first.len();
+        let header = has_header.then(|| first.clone());
+        let label_index = match label_column {
+            None => None,
+            Some(name) => {
+                let header = header.as_deref().unwrap_or_default();
+                let matches: Vec<usize> = header
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, h)| h.as_str() == name)
+                    .map(|(i, _)| i)
+                    .collect();
+                match matches.as_slice() {
+                    [i] => Some(*i),
+                    [] => {
+                        return Err(format!(
+                            "line {first_line}: no label column named {name:?} in the header (columns: {})",
+                            header.join(", ")
+                        ));
+                    }
+                    _ => {
+                        return Err(format!(
+                            "line {first_line}: the header has {} columns named {name:?}",
+                            matches.len()
+                        ));
+                    }
+                }
+            }
+        };
+        let feature_cols: Vec<usize> = (0..ncols).filter(|&c| Some(c) != label_index).collect();
+        if feature_cols.is_empty() {
+            return Err("no numeric feature columns".to_string());
+        }
+        Ok(Self {
+            first_line,
+            first,
+            header,
+            ncols,
+            label_index,
+            feature_cols,
+        })
+    }
+
+    /// Whether the first row holds data (it is not a header).
+    pub(crate) fn first_row_is_data(&self) -> bool {
+        self.header.is_none()
+    }
+
+    /// The first row's line number and cells.
+    pub(crate) fn first_row(&self) -> (usize, &[String]) {
+        (self.first_line, &self.first)
+    }
+
+    /// Feature column names from the header, or `column N` (1-based) without one.
+    pub(crate) fn column_names(&self) -> Vec<String> {
+        self.feature_cols
+            .iter()
+            .map(|&c| match self.header.as_ref() {
+                Some(h) => h[c].clone(),
+                None => format!("column {}", c + 1),
+            })
+            .collect()
+    }
+
+    fn describe(&self, col: usize) -> String {
+        match self.header.as_ref().and_then(|h| h.get(col)) {
+            Some(name) => format!("column {} ({name:?})", col + 1),
+            None => format!("column {}", col + 1),
+        }
+    }
+
+    /// Appends the features of the data row `cells` (on line `line`) to `inputs` and returns
+    /// its label cell, if the table has labels; `Err` names the line and column at fault.
+    pub(crate) fn parse_row<'c>(
+        &self,
+        line: usize,
+        cells: &'c [String],
+        inputs: &mut Vec<f32>,
+    ) -> std::result::Result<Option<&'c str>, String> {
+        if cells.len() != self.ncols {
+            return Err(format!(
+                "line {line}: {} cells, but line {} has {} (ragged row)",
+                cells.len(),
+                self.first_line,
+                self.ncols
+            ));
+        }
+        let start = inputs.len();
+        for &c in &self.feature_cols {
+            match parse_number(&cells[c]) {
+                Ok(v) => inputs.push(v),
+                Err(m) => {
+                    inputs.truncate(start);
+                    return Err(format!("line {line}, {}: {m}", self.describe(c)));
+                }
+            }
+        }
+        let Some(li) = self.label_index else {
+            return Ok(None);
+        };
+        let label = cells[li].as_str();
+        if label.is_empty() {
+            inputs.truncate(start);
+            return Err(format!(
+                "line {line}, {}: empty label cell",
+                self.describe(li)
+            ));
+        }
+        Ok(Some(label))
+    }
+}
+
+/// Splits one CSV line into fields, naming the line in the error.
+pub(crate) fn split_line(
+    line_number: usize,
+    line: &str,
+) -> std::result::Result<Vec<String>, String> {
+    split_fields(line).map_err(|m| format!("line {line_number}, {m}"))
 }
 
 /// Per-column mean and standard deviation, to standardize features to mean

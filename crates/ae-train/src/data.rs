@@ -140,10 +140,93 @@ pub fn load_other(
     if let Some(stats) = standardization {
         stats
             .check(&items)
-            .map_err(|e| TrainError::Invalid(format!("{}: {e}", path.display())))?;
+            .map_err(|e| TrainError::Data(ae_data::DataError::format(path, e.to_string())))?;
         stats.apply(&mut items);
     }
     Ok(items)
+}
+
+/// Items read a chunk at a time and standardized like the run's training data.
+pub struct StreamedItems {
+    chunks: ae_data::ItemChunks,
+    standardization: Option<Standardization>,
+}
+
+impl StreamedItems {
+    /// Number of items over all chunks.
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// True when there are no items.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// The shape of every item.
+    pub fn shape(&self) -> ImageShape {
+        self.chunks.shape()
+    }
+}
+
+impl Iterator for StreamedItems {
+    type Item = Result<Dataset, TrainError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let chunk = self.chunks.next()?;
+        Some(chunk.map_err(TrainError::from).map(|mut chunk| {
+            if let Some(stats) = &self.standardization {
+                stats.apply(&mut chunk);
+            }
+            chunk
+        }))
+    }
+}
+
+/// The items at `path` read like the run's data (see [`load_other`]), delivered `chunk_size`
+/// at a time and standardized with `standardization`: an image folder or CSV table is never
+/// held in memory whole, so data larger than memory can be encoded or scored. MNIST roots
+/// are loaded whole (their test split is small) and then chunked.
+pub fn stream_other(
+    config: &DataConfig,
+    path: &Path,
+    standardization: Option<&Standardization>,
+    seed: u64,
+    chunk_size: usize,
+) -> Result<StreamedItems, TrainError> {
+    let chunks = match config.source {
+        DataSource::ImageFolder => {
+            let shape = image_shape(config, "image-folder")?;
+            ae_data::ItemChunks::image_folder(path, shape, config.on_size_mismatch, chunk_size)?
+        }
+        DataSource::Csv => {
+            ae_data::ItemChunks::csv(path, config.label_column.as_deref(), chunk_size)?
+        }
+        _ => ae_data::ItemChunks::in_memory(
+            load_other(config, path, standardization, seed)?,
+            chunk_size,
+        )?,
+    };
+    let standardization = match config.source {
+        DataSource::Csv => standardization.cloned(),
+        _ => None,
+    };
+    if let Some(stats) = &standardization
+        && stats.mean.len() != chunks.shape().dim()
+    {
+        return Err(TrainError::Data(ae_data::DataError::format(
+            path,
+            format!(
+                "{} feature columns, but the run was trained on {}",
+                chunks.shape().dim(),
+                stats.mean.len()
+            ),
+        )));
+    }
+    Ok(StreamedItems {
+        chunks,
+        standardization,
+    })
 }
 
 /// The items of `data` whose label is in `keep` (none when it has no labels), in order.
@@ -223,7 +306,13 @@ pub fn prepare(config: &DataConfig, seed: u64) -> Result<PreparedData, TrainErro
         corruption.check_fits(train.shape)?;
     }
     let standardization = if config.source == DataSource::Csv {
-        let stats = Standardization::fit(&train)?;
+        let stats = Standardization::fit(&train).map_err(|e| match &config.path {
+            Some(path) => TrainError::Data(ae_data::DataError::format(
+                path,
+                format!("{e} (in the {} training rows)", train.len()),
+            )),
+            None => e.into(),
+        })?;
         stats.apply(&mut train);
         stats.apply(&mut valid);
         stats.apply(&mut test);

@@ -14,6 +14,7 @@ pub mod logger;
 pub mod metrics;
 pub mod pictures;
 pub mod renderer;
+pub mod resources;
 pub mod run_dir;
 pub mod schedule;
 pub mod step;

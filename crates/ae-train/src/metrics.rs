@@ -83,7 +83,7 @@ impl DivergenceWatch {
             "the loss"
         };
         let message = format!(
-            "{term} became {} at epoch {}, step {} (try a lower learning rate, gradient clipping or KL warm-up); the last good checkpoint is kept",
+            "{term} became {} at epoch {}, step {} (try a lower learning rate, gradient clipping or KL warm-up)",
             stats.loss,
             metadata.global_progress.items_processed,
             metadata.iteration.unwrap_or(0)

@@ -62,6 +62,8 @@ pub struct TrainSummary {
     pub items_per_second: f64,
     /// Metrics on the validation set after training.
     pub validation: EvalMetrics,
+    /// Peak resident memory of the process in MiB (Linux only).
+    pub peak_memory_mib: Option<f64>,
 }
 
 /// The model config with its input shape taken from the data.
@@ -259,7 +261,13 @@ pub fn train<B: AutodiffBackend>(
     let seconds = started.elapsed().as_secs_f64();
     let interrupted = ctrl_c.is_some_and(CtrlCWatch::finish);
     if let Some(reason) = watch.reason() {
-        return Err(TrainError::Diverged(reason));
+        let kept = match restore_last_checkpoint::<B>(&resolved.model, run, &device)? {
+            Some(epoch) => format!(
+                "; model.mpk now holds the weights of epoch {epoch}, the last good checkpoint"
+            ),
+            None => "; no epoch had finished, so there is no checkpoint to keep".to_string(),
+        };
+        return Err(TrainError::Diverged(format!("{reason}{kept}")));
     }
     let model = result.model.model;
     save_model(&model, run)?;
@@ -278,11 +286,38 @@ pub fn train<B: AutodiffBackend>(
         seconds,
         items_per_second: (epochs_run * train_data.len()) as f64 / seconds.max(1e-9),
         validation,
+        peak_memory_mib: crate::resources::peak_resident_mib(),
     };
     let json =
         serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Invalid(e.to_string()))?;
     write_atomic(&run.summary_file(), json.as_bytes())?;
     Ok(summary)
+}
+
+/// Writes the model of the run's newest complete checkpoint to `model.mpk`, so that a run
+/// stopped by a non-finite loss keeps its last good weights loadable by `ae eval` and the
+/// other commands. Returns that checkpoint's epoch, or `None` when there is none.
+fn restore_last_checkpoint<B: Backend>(
+    config: &ModelConfig,
+    run: &RunDir,
+    device: &B::Device,
+) -> Result<Option<usize>, TrainError> {
+    let Some(epoch) = run.latest_checkpoint() else {
+        return Ok(None);
+    };
+    let stem = run.checkpoint_dir().join(format!("model-{epoch}"));
+    let record: <Trainable<B> as Module<B>>::Record = ModelRecorder::new()
+        .load(stem.clone(), device)
+        .map_err(|e| TrainError::Record {
+            path: stem.with_extension("mpk"),
+            message: format!("cannot load the last checkpoint: {e}"),
+        })?;
+    let template = Trainable {
+        model: config.init(device)?,
+        steps: StepCounter::starting_at(0),
+    };
+    save_model(&template.load_record(record).model, run)?;
+    Ok(Some(epoch))
 }
 
 /// Saves `model` as the run's final record, atomically.

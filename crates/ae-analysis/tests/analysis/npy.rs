@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 
-use ae_analysis::{AnalysisError, read_npy_f32, read_npy_i64, write_npy_f32, write_npy_i64};
+use ae_analysis::{
+    AnalysisError, NpyRowWriter, read_npy_f32, read_npy_i64, write_npy_f32, write_npy_i64,
+};
 
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -104,4 +106,37 @@ fn truncated_or_foreign_files_are_rejected_with_their_name() {
     ));
     let err = write_npy_f32(dir.0.join("no/such/dir/x.npy"), 1, 1, &[0.0]).unwrap_err();
     assert!(err.to_string().contains("x.npy"), "{err}");
+}
+
+#[test]
+fn row_writer_equals_the_whole_array_writer_and_checks_the_row_count() {
+    let dir = TempDir::new("rows");
+    let whole = dir.0.join("whole.npy");
+    let rows = dir.0.join("rows.npy");
+    let data: Vec<f32> = (0..15).map(|i| i as f32 * 0.25 - 1.0).collect();
+    write_npy_f32(&whole, 5, 3, &data).unwrap();
+    let mut writer = NpyRowWriter::create(&rows, 5, 3).unwrap();
+    writer.write_rows(&data[..6]).unwrap();
+    writer.write_rows(&data[6..9]).unwrap();
+    // Not yet visible under its name.
+    assert!(!rows.exists());
+    writer.write_rows(&data[9..]).unwrap();
+    writer.finish().unwrap();
+    assert_eq!(
+        std::fs::read(&rows).unwrap(),
+        std::fs::read(&whole).unwrap()
+    );
+
+    let short = dir.0.join("short.npy");
+    let mut writer = NpyRowWriter::create(&short, 5, 3).unwrap();
+    writer.write_rows(&data[..6]).unwrap();
+    assert!(writer.write_rows(&data[..4]).is_err(), "a partial row");
+    let error = writer.finish().unwrap_err().to_string();
+    assert!(
+        error.contains("2 rows written of the declared 5"),
+        "{error}"
+    );
+    assert!(!short.exists());
+    let mut writer = NpyRowWriter::create(&short, 1, 3).unwrap();
+    assert!(writer.write_rows(&data[..6]).is_err(), "too many rows");
 }

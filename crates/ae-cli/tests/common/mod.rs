@@ -98,3 +98,16 @@ pub fn train_mnist(run: &Path, extra: &[&str]) -> serde_json::Value {
     args.extend_from_slice(extra);
     ok(&args)
 }
+
+/// Runs `ae train --config config --run-dir run --plain --no-pictures`.
+pub fn train_config(config: &Path, run: &Path) -> Output {
+    ae(&[
+        "train",
+        "--config",
+        &path_str(config),
+        "--run-dir",
+        &path_str(run),
+        "--plain",
+        "--no-pictures",
+    ])
+}
