@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// Backends of the epoch table, comma separated (each must be compiled into `ae`).
     #[arg(long, value_delimiter = ',', default_values_t = ["flex".to_string()])]
     pub backends: Vec<String>,
+    /// Cargo features to build `ae` with (default: those of --backends); naming the test
+    /// command's `ae-cli/flex,ae-cli/wgpu` reuses its build.
+    #[arg(long, value_name = "F")]
+    pub ae_features: Option<String>,
     /// Training images per epoch (default: all 60,000 MNIST training images but a 1%
     /// validation hold-out).
     #[arg(long)]
@@ -207,9 +211,10 @@ fn run_pytorch(root: &Path, python: &Path, extra: &[String], threads: usize) -> 
 
 /// criterion's mean time of `group/function` in seconds, from its saved estimates.
 fn criterion_mean_seconds(root: &Path, group: &str, function: &str) -> Option<f64> {
+    // criterion writes a group's results under its name with '/' replaced by '_'.
     let path = root
         .join("target/criterion")
-        .join(group)
+        .join(group.replace('/', "_"))
         .join(function)
         .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
@@ -218,7 +223,10 @@ fn criterion_mean_seconds(root: &Path, group: &str, function: &str) -> Option<f6
 }
 
 fn epoch_table(root: &Path, args: &BenchArgs) -> Result<()> {
-    let features = ae_features(&args.backends)?;
+    let features = match &args.ae_features {
+        Some(features) => features.clone(),
+        None => ae_features(&args.backends)?,
+    };
     let python = args
         .python
         .clone()

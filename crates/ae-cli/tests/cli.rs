@@ -388,13 +388,22 @@ fn same_seed_gives_identical_losses_on_flex() {
             "--run-dir",
             &run.display().to_string(),
         ]));
-        std::fs::read_to_string(run.join("metrics.csv")).unwrap()
+        // Every step's loss (burn-train's per-iteration log) and every epoch's means.
+        let mut text = String::new();
+        for epoch in ["epoch-1", "epoch-2"] {
+            let steps = run.join("train").join(epoch).join("Loss.log");
+            let steps = std::fs::read_to_string(&steps)
+                .unwrap_or_else(|e| panic!("{}: {e}", steps.display()));
+            assert_eq!(steps.lines().count(), 10, "500 items at batch 50: {steps}");
+            text.push_str(&steps);
+        }
+        text + &std::fs::read_to_string(run.join("metrics.csv")).unwrap()
     };
     let first = metrics("a", "5");
     assert_eq!(
         first,
         metrics("b", "5"),
-        "same seed, same data, same backend"
+        "same seed, same data, same backend: the same loss at every step"
     );
     assert_ne!(first, metrics("c", "6"), "another seed changes the run");
 }

@@ -234,12 +234,13 @@ impl Dataset {
 
     /// Splits into `(train, validation)` after a shuffle seeded by `seed`;
     /// the validation part gets `round(len * validation_fraction)` items.
-    /// Each part keeps the original item order.
+    /// Each part keeps the original item order. The data set is consumed: the training
+    /// items are moved forward in place, so the split never holds a second copy of them.
     ///
     /// A fraction of exactly 0 returns all items for training and an empty
     /// validation set. Fails when the fraction is outside `[0, 1)` or not
     /// finite, or when a positive fraction leaves either part empty.
-    pub fn split(&self, validation_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+    pub fn split(self, validation_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
         if !validation_fraction.is_finite() || !(0.0..1.0).contains(&validation_fraction) {
             return Err(DataError::invalid(format!(
                 "validation fraction {validation_fraction} must be in [0, 1)"
@@ -247,7 +248,8 @@ impl Dataset {
         }
         let n = self.len();
         if validation_fraction == 0.0 {
-            return Ok((self.clone(), self.subset(&[])));
+            let empty = self.subset(&[]);
+            return Ok((self, empty));
         }
         let n_val = (n as f64 * validation_fraction).round() as usize;
         if n_val == 0 || n_val >= n {
@@ -261,7 +263,33 @@ impl Dataset {
         let (val, train) = order.split_at_mut(n_val);
         val.sort_unstable();
         train.sort_unstable();
-        Ok((self.subset(train), self.subset(val)))
+        let valid = self.subset(val);
+        Ok((self.retain_sorted(train), valid))
+    }
+
+    /// Keeps the items at `indices` (strictly increasing), in order, moving them forward in
+    /// place: the kept items are never copied into a second buffer.
+    fn retain_sorted(mut self, indices: &[usize]) -> Dataset {
+        fn compact<T: Copy>(values: &mut Vec<T>, width: usize, indices: &[usize]) {
+            for (k, &i) in indices.iter().enumerate() {
+                if k != i {
+                    values.copy_within(i * width..(i + 1) * width, k * width);
+                }
+            }
+            values.truncate(indices.len() * width);
+            // A large buffer shrinks in place (mremap), without a copy.
+            values.shrink_to_fit();
+        }
+        let d = self.dim();
+        compact(&mut self.inputs, d, indices);
+        let td = self.target_dim();
+        if let Some(targets) = &mut self.targets {
+            compact(targets, td, indices);
+        }
+        if let Some(labels) = &mut self.labels {
+            compact(labels, 1, indices);
+        }
+        self
     }
 
     /// The items whose label is in `keep`, in their original order.
@@ -344,7 +372,7 @@ mod tests {
     #[test]
     fn split_sizes_reproducible_disjoint() {
         let d = toy(100);
-        let (tr, va) = d.split(0.2, 7).unwrap();
+        let (tr, va) = d.clone().split(0.2, 7).unwrap();
         assert_eq!(tr.len(), 80);
         assert_eq!(va.len(), 20);
         // Items are identified by their first value (2 * index).
@@ -354,27 +382,42 @@ mod tests {
         let mut all: Vec<usize> = ids(&tr).into_iter().chain(ids(&va)).collect();
         all.sort_unstable();
         assert_eq!(all, (0..100).collect::<Vec<_>>());
-        let (tr2, va2) = d.split(0.2, 7).unwrap();
+        let (tr2, va2) = d.clone().split(0.2, 7).unwrap();
         assert_eq!(tr2.inputs, tr.inputs);
         assert_eq!(va2.inputs, va.inputs);
         assert_eq!(va2.labels, va.labels);
-        let (_, va3) = d.split(0.2, 8).unwrap();
+        let (_, va3) = d.clone().split(0.2, 8).unwrap();
         assert_ne!(va3.inputs, va.inputs);
         // The validation part is a shuffle, not simply the last items.
         assert_ne!(ids(&va), (80..100).collect::<Vec<_>>());
+        // The in-place training part equals a copy of the same items, in their order, with
+        // their targets and labels.
+        let paired = Dataset {
+            targets: Some(d.inputs.iter().map(|v| v + 0.5).collect()),
+            target_shape: Some(d.shape),
+            ..d.clone()
+        };
+        let (train, _) = paired.clone().split(0.2, 7).unwrap();
+        let kept = ids(&tr);
+        assert!(kept.windows(2).all(|w| w[0] < w[1]));
+        let copy = paired.subset(&kept);
+        assert_eq!(train.inputs, copy.inputs);
+        assert_eq!(train.targets, copy.targets);
+        assert_eq!(train.labels, copy.labels);
+        assert_eq!(train.inputs.capacity(), train.inputs.len());
     }
 
     #[test]
     fn split_rejects_bad_fractions() {
         let d = toy(10);
         for f in [-0.1, 1.0, 1.5, f64::NAN, f64::INFINITY] {
-            assert!(d.split(f, 0).is_err(), "{f}");
+            assert!(d.clone().split(f, 0).is_err(), "{f}");
         }
         // 1% of 10 rounds to zero validation items.
-        let msg = d.split(0.01, 0).unwrap_err().to_string();
+        let msg = d.clone().split(0.01, 0).unwrap_err().to_string();
         assert!(msg.contains("non-empty"), "{msg}");
-        assert!(d.split(0.99, 0).is_err());
-        let (tr, va) = d.split(0.0, 0).unwrap();
+        assert!(d.clone().split(0.99, 0).is_err());
+        let (tr, va) = d.clone().split(0.0, 0).unwrap();
         assert_eq!((tr.len(), va.len()), (10, 0));
     }
 

@@ -51,20 +51,25 @@ fn type_name(code: u8) -> Option<&'static str> {
 /// names the file.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
     let raw = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    decode_idx(&raw, path)
+    decode_owned(raw, path)
 }
 
 /// Decodes the bytes of an IDX file, gzipped or not, as [`read_idx`] does;
 /// errors name `source` as the file the bytes came from.
 pub fn decode_idx(raw: &[u8], source: &Path) -> Result<IdxArray> {
-    let unzipped;
-    let bytes = if is_gzip(raw) {
+    decode_owned(raw.to_vec(), source)
+}
+
+/// [`decode_idx`] on bytes it may reuse: the data is cut out of the (decompressed) buffer in
+/// place, so a file is held at most twice (compressed and decompressed), never three times.
+fn decode_owned(raw: Vec<u8>, source: &Path) -> Result<IdxArray> {
+    let bytes = if is_gzip(&raw) {
         let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
-        GzDecoder::new(raw)
+        GzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
             .map_err(|e| DataError::format(source, format!("corrupt gzip stream: {e}")))?;
-        unzipped = out;
-        unzipped.as_slice()
+        drop(raw);
+        out
     } else {
         raw
     };
@@ -72,7 +77,7 @@ pub fn decode_idx(raw: &[u8], source: &Path) -> Result<IdxArray> {
 }
 
 /// Parses the bytes of an (uncompressed) IDX file.
-fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
+fn parse_idx(mut bytes: Vec<u8>) -> std::result::Result<IdxArray, String> {
     if bytes.len() < 4 {
         return Err(format!(
             "not an IDX file: {} bytes, too short for the 4-byte magic number",
@@ -127,10 +132,9 @@ fn parse_idx(bytes: &[u8]) -> std::result::Result<IdxArray, String> {
             present - expected
         ));
     }
-    Ok(IdxArray {
-        dims,
-        data: bytes[header_len..].to_vec(),
-    })
+    bytes.drain(..header_len);
+    bytes.shrink_to_fit();
+    Ok(IdxArray { dims, data: bytes })
 }
 
 /// Writes `data` with dimensions `dims` as an unsigned-byte IDX file,

@@ -163,8 +163,13 @@ pub fn train<B: AutodiffBackend>(
     let model: AnyModel<B> = resolved.model.init(&device)?;
     let is_vae = model.as_vae().is_some();
 
-    let train_data = Arc::new(data.train);
-    let valid_data = Arc::new(data.valid);
+    // The test split is not used while training: free it now (it can be a full copy).
+    let PreparedData {
+        train, valid, test, ..
+    } = data;
+    drop(test);
+    let train_data = Arc::new(train);
+    let valid_data = Arc::new(valid);
     let train_batcher = config.data.batcher(train_data.clone(), config.seed);
     let valid_batcher = config
         .data
