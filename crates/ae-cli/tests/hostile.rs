@@ -282,8 +282,14 @@ fn bad_image_folders_name_the_folder_or_file() {
         "--run-dir",
         &run,
     ]);
-    says(&error, &["c", "d"]);
-    println!("(paired) {error}");
+    says(
+        &error,
+        &[
+            "unmatched paired images",
+            "without a target: c",
+            "without an input: d",
+        ],
+    );
 }
 
 #[test]

@@ -27,6 +27,21 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
+/// The decompressed size of a gzip stream as its trailer states it (ISIZE, the size modulo
+/// 2³²), capped at what deflate can expand `raw` to, so a false trailer cannot ask for more:
+/// with the exact capacity, decompression never doubles its buffer.
+fn gzip_size_hint(raw: &[u8]) -> usize {
+    const DEFLATE_MAX_RATIO: usize = 1032;
+    let stated = match raw.len().checked_sub(4) {
+        Some(start) => {
+            u32::from_le_bytes([raw[start], raw[start + 1], raw[start + 2], raw[start + 3]])
+                as usize
+        }
+        None => 0,
+    };
+    stated.min(raw.len().saturating_mul(DEFLATE_MAX_RATIO))
+}
+
 /// Returns true when `bytes` start with the gzip magic number.
 fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
@@ -64,7 +79,7 @@ pub fn decode_idx(raw: &[u8], source: &Path) -> Result<IdxArray> {
 /// place, so a file is held at most twice (compressed and decompressed), never three times.
 fn decode_owned(raw: Vec<u8>, source: &Path) -> Result<IdxArray> {
     let bytes = if is_gzip(&raw) {
-        let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+        let mut out = Vec::with_capacity(gzip_size_hint(&raw));
         GzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
             .map_err(|e| DataError::format(source, format!("corrupt gzip stream: {e}")))?;
@@ -192,6 +207,19 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8], gzip: bool) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_size_hint_is_exact_for_a_real_stream_and_capped_for_a_false_trailer() {
+        let payload = vec![7u8; 100_000];
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(&payload).unwrap();
+        let gz = encoder.finish().unwrap();
+        assert_eq!(gzip_size_hint(&gz), payload.len());
+        let mut liar = vec![0x1f, 0x8b, 8, 0, 0, 0];
+        liar.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(gzip_size_hint(&liar), liar.len() * 1032);
+        assert_eq!(gzip_size_hint(&[0x1f, 0x8b]), 0);
+    }
 
     fn sample() -> (Vec<usize>, Vec<u8>) {
         let dims = vec![3, 2, 4];
