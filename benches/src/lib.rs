@@ -124,25 +124,11 @@ impl ReferenceModel {
 
     /// Floating-point operations of one item's training step: the forward pass, and a
     /// backward pass of twice its cost (gradients of inputs and of weights), 2 per
-    /// multiply-add.
+    /// multiply-add. (`cargo xtask bench` keeps the same counts without building burn:
+    /// `training_flops_per_image` in xtask/src/bench.rs; change both together.)
     pub fn training_flops(self) -> u64 {
         2 * 3 * self.forward_multiply_adds()
     }
-
-    /// Floating-point operations of one item's encoder pass.
-    pub fn encoder_flops(self) -> u64 {
-        let encoder_multiply_adds = match self {
-            Self::MlpVae => 784 * 400 + 400 * 40,
-            Self::DeepAe => 784 * 1000 + 1000 * 500 + 500 * 250 + 250 * 30,
-            Self::ConvAe => 14 * 14 * 32 * 16 + 7 * 7 * 64 * (32 * 16) + 3136 * 16,
-        };
-        2 * encoder_multiply_adds
-    }
-}
-
-/// The `mlp-vae` reference model (kept for callers of the first benchmark).
-pub fn mlp_vae_config() -> ModelConfig {
-    ReferenceModel::MlpVae.config()
 }
 
 /// The name a backend is reported under: `ndarray-openblas` for burn-ndarray built with the
@@ -232,7 +218,7 @@ mod tests {
     fn twenty_adam_steps_reduce_the_loss_on_a_fixed_batch() {
         let device = Default::default();
         NdArrayAutodiff::seed(&device, 42);
-        let config = mlp_vae_config();
+        let config = ReferenceModel::MlpVae.config();
         // Sparse binary pixels, like MNIST's: a fixed batch the model can fit quickly.
         let batch = Tensor::<NdArrayAutodiff, 2>::random(
             [32, config.input_shape().dim()],
@@ -279,7 +265,7 @@ mod tests {
 
     #[test]
     fn the_config_matches_the_experiment() {
-        let config = mlp_vae_config();
+        let config = ReferenceModel::MlpVae.config();
         assert_eq!(config.name(), "vae");
         assert_eq!(config.input_shape().dim(), 784);
         assert_eq!(config.latent(), 20);

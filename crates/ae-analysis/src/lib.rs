@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod assignment;
+pub mod atomic;
 pub mod cluster_metrics;
 pub mod eigen;
 pub mod error;
@@ -36,6 +37,7 @@ pub mod subspace;
 mod rng;
 
 pub use assignment::{assignment_cost, hungarian};
+pub use atomic::AtomicFile;
 pub use cluster_metrics::{
     adjusted_rand_index, clustering_accuracy, normalized_mutual_information,
 };

@@ -1,10 +1,9 @@
 //! NumPy `.npy` files: version 1.0 writing (atomic) and reading for round trips.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
+use crate::atomic::{AtomicFile, write_atomic};
 use crate::error::{AnalysisError, Result};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -66,38 +65,6 @@ fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
     out
 }
 
-/// Writes `bytes` to `path` via a temporary file in the same directory and a
-/// rename, so readers never see a partially written file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .ok_or_else(|| npy_error(path, "path has no file name"))?
-        .to_string_lossy()
-        .into_owned();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(source) = result {
-        // Best effort: the temporary may not exist if creation failed.
-        let _ = fs::remove_file(&tmp);
-        return Err(io_error(path, source));
-    }
-    Ok(())
-}
-
 /// Writes a `rows x cols` row-major `float32` array as a `.npy` (v1.0) file.
 pub fn write_npy_f32(path: impl AsRef<Path>, rows: usize, cols: usize, data: &[f32]) -> Result<()> {
     let path = path.as_ref();
@@ -127,9 +94,7 @@ pub fn write_npy_f32(path: impl AsRef<Path>, rows: usize, cols: usize, data: &[f
 /// than memory can be written; the file appears under its name (by rename) only when
 /// [`NpyRowWriter::finish`] has checked that every row was written.
 pub struct NpyRowWriter {
-    path: PathBuf,
-    partial: PathBuf,
-    out: std::io::BufWriter<fs::File>,
+    file: AtomicFile,
     rows: usize,
     cols: usize,
     written: usize,
@@ -138,21 +103,10 @@ pub struct NpyRowWriter {
 impl NpyRowWriter {
     /// Starts writing a `rows x cols` array to `path`.
     pub fn create(path: impl AsRef<Path>, rows: usize, cols: usize) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
-        let name = path
-            .file_name()
-            .ok_or_else(|| npy_error(&path, "path has no file name"))?
-            .to_string_lossy()
-            .into_owned();
-        let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-        let file = fs::File::create(&partial).map_err(|e| io_error(&path, e))?;
-        let mut out = std::io::BufWriter::new(file);
-        out.write_all(&header("<f4", &[rows, cols]))
-            .map_err(|e| io_error(&path, e))?;
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(&header("<f4", &[rows, cols]))?;
         Ok(Self {
-            path,
-            partial,
-            out,
+            file,
             rows,
             cols,
             written: 0,
@@ -172,45 +126,31 @@ impl NpyRowWriter {
         let rows = values.len() / self.cols.max(1);
         if self.written + rows > self.rows {
             return Err(npy_error(
-                &self.path,
+                self.file.path(),
                 format!("more than the declared {} rows", self.rows),
             ));
         }
+        let mut bytes = Vec::with_capacity(values.len() * 4);
         for v in values {
-            self.out
-                .write_all(&v.to_le_bytes())
-                .map_err(|e| io_error(&self.path, e))?;
+            bytes.extend_from_slice(&v.to_le_bytes());
         }
+        self.file.write_all(&bytes)?;
         self.written += rows;
         Ok(())
     }
 
     /// Checks the row count, syncs the file and moves it to its name.
     pub fn finish(self) -> Result<()> {
-        let Self {
-            path,
-            partial,
-            out,
-            rows,
-            written,
-            ..
-        } = self;
-        if written != rows {
-            let _ = fs::remove_file(&partial);
+        if self.written != self.rows {
             return Err(npy_error(
-                &path,
-                format!("{written} rows written of the declared {rows}"),
+                self.file.path(),
+                format!(
+                    "{} rows written of the declared {}",
+                    self.written, self.rows
+                ),
             ));
         }
-        let result = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|file| file.sync_all())
-            .and_then(|()| fs::rename(&partial, &path));
-        result.map_err(|e| {
-            let _ = fs::remove_file(&partial);
-            io_error(&path, e)
-        })
+        self.file.commit().map(|_| ())
     }
 }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use ae_analysis::AtomicFile;
 use ae_analysis::{
     auroc, average_precision, median, percentile, roc_curve, threshold_for_contamination,
 };
@@ -15,7 +16,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::shared::{AtomicWriter, LoadedRun, print_json, score_items, stream_items};
+use crate::shared::{LoadedRun, print_json, score_items, stream_items, write_line};
 
 /// Arguments of `ae anomaly`.
 #[derive(Debug, Args)]
@@ -342,8 +343,8 @@ fn score<B: Backend>(args: ScoreArgs, device: &B::Device) -> Result<()> {
     };
     check_kind(&loaded, fitted.score)?;
     B::seed(device, loaded.config.seed.wrapping_add(7));
-    let mut csv = AtomicWriter::create(&out)?;
-    csv.line("index,label,class,score,flag")?;
+    let mut csv = AtomicFile::create(&out)?;
+    write_line(&mut csv, "index,label,class,score,flag")?;
     let mut scores = Vec::new();
     let mut labels: Vec<u32> = Vec::new();
     for chunk in chunks {
@@ -360,14 +361,17 @@ fn score<B: Backend>(args: ScoreArgs, device: &B::Device) -> Result<()> {
             labels.extend(label);
             let label = label.map(|l| l.to_string()).unwrap_or_default();
             let flag = u8::from(*s > fitted.threshold);
-            csv.line(&format!("{},{label},{class},{s},{flag}", scores.len() + i))?;
+            write_line(
+                &mut csv,
+                &format!("{},{label},{class},{s},{flag}", scores.len() + i),
+            )?;
         }
         scores.extend(chunk_scores);
     }
     if scores.is_empty() {
         bail!("there are no items to score");
     }
-    let out = csv.finish()?;
+    let out = csv.commit()?;
     let labels = (labels.len() == scores.len()).then_some(labels);
     let summary = summarize(&scores, labels.as_deref(), fitted.threshold)?;
     print_json(&json!({

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ae_analysis::{
-    KMeans, Matrix, NpyRowWriter, Pca, adjusted_rand_index, clustering_accuracy,
+    AtomicFile, KMeans, Matrix, NpyRowWriter, Pca, adjusted_rand_index, clustering_accuracy,
     normalized_mutual_information, principal_angles_degrees, write_npy_i64,
 };
 use ae_backend::{BackendChoice, BackendTask, run_on};
@@ -18,7 +18,7 @@ use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 
 use crate::shared::{
-    AtomicWriter, LoadedRun, encode_all, flat_values, print_json, score_items, stream_items,
+    LoadedRun, encode_all, flat_values, print_json, score_items, stream_items, write_line,
 };
 
 /// The inputs of `data` as an `n × dim` matrix.
@@ -135,7 +135,7 @@ impl BackendTask for EncodeTask {
         let latent = loaded.config.model.latent();
         let npy = out.join("latents.npy");
         let mut npy_writer = NpyRowWriter::create(&npy, items, latent)?;
-        let mut csv: Option<AtomicWriter> = None;
+        let mut csv: Option<AtomicFile> = None;
         let mut labels: Vec<i64> = Vec::new();
         let mut labelled = false;
         for chunk in chunks {
@@ -152,14 +152,14 @@ impl BackendTask for EncodeTask {
                 Some(csv) => csv,
                 None => {
                     labelled = chunk_labels.is_some();
-                    let mut writer = AtomicWriter::create(&out.join("latents.csv"))?;
-                    writer.line(&latents_csv_header(latent, labelled))?;
+                    let mut writer = AtomicFile::create(out.join("latents.csv"))?;
+                    write_line(&mut writer, &latents_csv_header(latent, labelled))?;
                     csv.insert(writer)
                 }
             };
             for (i, row) in codes.chunks(latent).enumerate() {
                 let label = chunk_labels.as_ref().map(|l| l[i]);
-                csv.line(&latents_csv_row(row, label))?;
+                write_line(csv, &latents_csv_row(row, label))?;
                 labels.extend(label.map(i64::from));
             }
         }
@@ -171,7 +171,7 @@ impl BackendTask for EncodeTask {
             files.push(path);
         }
         if let Some(csv) = csv {
-            files.push(csv.finish()?);
+            files.push(csv.commit()?);
         }
         print_json(&serde_json::json!({
             "run": args.run,

@@ -1,10 +1,10 @@
 //! What several commands share: loading a trained run with its data, choosing a split, and
 //! running a model over a whole data set in batches.
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use ae_analysis::AtomicFile;
 use ae_data::{AeBatch, AeBatcher, Dataset};
 use ae_models::AnyModel;
 use ae_models::likelihood::squared_error;
@@ -160,51 +160,9 @@ pub fn score_items<B: Backend>(
     Ok(scores)
 }
 
-/// A text file written line by line, that appears under its name (by rename, after a sync)
-/// only when [`AtomicWriter::finish`] is called: a failed command leaves no half-written file.
-pub struct AtomicWriter {
-    path: PathBuf,
-    partial: PathBuf,
-    out: BufWriter<std::fs::File>,
-}
-
-impl AtomicWriter {
-    /// Starts writing `path` (through a hidden partial file beside it).
-    pub fn create(path: &Path) -> Result<Self> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| anyhow!("{} has no file name", path.display()))?
-            .to_string_lossy();
-        let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-        let file = std::fs::File::create(&partial)
-            .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            partial,
-            out: BufWriter::new(file),
-        })
-    }
-
-    /// Writes one line.
-    pub fn line(&mut self, text: &str) -> Result<()> {
-        writeln!(self.out, "{text}")
-            .map_err(|e| anyhow!("cannot write {}: {e}", self.path.display()))
-    }
-
-    /// Flushes, syncs and moves the file to its name.
-    pub fn finish(self) -> Result<PathBuf> {
-        let Self { path, partial, out } = self;
-        let result = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|file| file.sync_all())
-            .and_then(|()| std::fs::rename(&partial, &path));
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&partial);
-            bail!("cannot write {}: {e}", path.display());
-        }
-        Ok(path)
-    }
+/// Appends `text` and a newline to `file`.
+pub fn write_line(file: &mut AtomicFile, text: &str) -> Result<()> {
+    Ok(file.write_all(format!("{text}\n").as_bytes())?)
 }
 
 /// Checks that items of `shape` read from `path` fit the model of `loaded`.
