@@ -157,7 +157,7 @@ fn fit_pca(train: &Dataset, limit: usize, components: usize) -> Result<Pca> {
     let d = train.target_dim();
     let mut values = Vec::with_capacity(n * d);
     for i in 0..n {
-        values.extend_from_slice(train.target(i));
+        train.extend_with_target(i, &mut values);
     }
     let matrix = Matrix::from_f32(n, d, &values)?;
     Pca::fit(&matrix, components).context("cannot fit the PCA baseline")

@@ -23,7 +23,11 @@ use crate::shared::{
 
 /// The inputs of `data` as an `n × dim` matrix.
 pub fn input_matrix(data: &Dataset) -> Result<Matrix> {
-    Ok(Matrix::from_f32(data.len(), data.dim(), &data.inputs)?)
+    Ok(Matrix::from_f32(
+        data.len(),
+        data.dim(),
+        &data.inputs.to_f32(),
+    )?)
 }
 
 /// The labels of `data` as class indices, if it has labels.

@@ -42,7 +42,7 @@ fn mnist_test_pixels(n: usize) -> Vec<f32> {
         ae_data::MnistSplit::Test,
     )
     .unwrap();
-    test.take(n).inputs
+    test.take(n).inputs.to_f32().into_owned()
 }
 
 fn number(report: &serde_json::Value, path: &[&str]) -> f64 {

@@ -143,7 +143,7 @@ impl AeBatcher {
         let paired = data.is_paired();
         let mut input = Vec::with_capacity(n * data.dim());
         for &i in indices {
-            input.extend_from_slice(data.input(i));
+            data.extend_with_input(i, &mut input);
         }
         let mut rng = StdRng::seed_from_u64(batch_seed(self.seed, indices));
         if self.binarize {
@@ -154,7 +154,7 @@ impl AeBatcher {
         let target = if paired {
             let mut target = Vec::with_capacity(n * data.target_dim());
             for &i in indices {
-                target.extend_from_slice(data.target(i));
+                data.extend_with_target(i, &mut target);
             }
             target
         } else {
@@ -258,8 +258,11 @@ mod tests {
         let idx = [5, 0, 19];
         let (input, target) = b.assemble(&idx);
         for (row, &i) in idx.iter().enumerate() {
-            assert_eq!(&target[row * 32..(row + 1) * 32], data.input(i));
-            for (x, t) in input[row * 32..(row + 1) * 32].iter().zip(data.input(i)) {
+            assert_eq!(target[row * 32..(row + 1) * 32], *data.input(i));
+            for (x, t) in input[row * 32..(row + 1) * 32]
+                .iter()
+                .zip(data.input(i).iter())
+            {
                 assert!(*x == 0.0 || x == t);
             }
         }
@@ -278,7 +281,7 @@ mod tests {
         assert!(target.iter().all(|&v| v == 0.0 || v == 1.0));
         assert_eq!(input, target);
         let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
-        assert!((mean(&target) - mean(&data.inputs)).abs() < 0.01);
+        assert!((mean(&target) - mean(&data.inputs.to_f32())).abs() < 0.01);
         // Salt-and-pepper on binarized data keeps bits.
         let b = AeBatcher::new(data, vec![Corruption::SaltAndPepper { p: 0.3 }], true, 3);
         let (input, _) = b.assemble(&idx);

@@ -7,6 +7,7 @@ use rand::{RngExt, SeedableRng};
 
 use crate::dataset::{Dataset, ImageShape};
 use crate::error::{DataError, Result};
+use crate::values::Values;
 
 /// Luma weights of ITU-R BT.601: grey = 0.299 R + 0.587 G + 0.114 B.
 pub const LUMA: [f32; 3] = [0.299, 0.587, 0.114];
@@ -85,7 +86,7 @@ pub fn colorize(grey: &Dataset, seed: u64) -> Result<Dataset> {
     let mut targets = Vec::with_capacity(n * shape.dim());
     for i in 0..n {
         let mut rng = StdRng::seed_from_u64(item_seed(seed, i));
-        let rgb = colour_item(grey.input(i), &mut rng);
+        let rgb = colour_item(&grey.input(i), &mut rng);
         let y = luma(&rgb, plane);
         for _ in 0..3 {
             inputs.extend_from_slice(&y);
@@ -94,7 +95,7 @@ pub fn colorize(grey: &Dataset, seed: u64) -> Result<Dataset> {
     }
     let data = Dataset {
         shape,
-        inputs,
+        inputs: Values::F32(inputs),
         targets: Some(targets),
         target_shape: Some(shape),
         labels: grey.labels.clone(),
@@ -132,7 +133,7 @@ mod tests {
         for i in 0..coloured.len() {
             let target = coloured.target(i);
             assert!(target.iter().all(|v| (0.0..=1.0).contains(v)));
-            let y = luma(target, plane);
+            let y = luma(&target, plane);
             let input = coloured.input(i);
             for channel in 0..3 {
                 for (a, b) in input[channel * plane..(channel + 1) * plane].iter().zip(&y) {

@@ -1,10 +1,13 @@
 //! The in-memory data set every loader produces.
 
+use std::borrow::Cow;
+
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::error::{DataError, Result};
+use crate::values::{Values, compact};
 
 /// Shape of one item: channels × height × width (CHW).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -51,8 +54,8 @@ pub struct Dataset {
     /// Shape of each input item; tabular data uses 1 × 1 × number of columns.
     pub shape: ImageShape,
     /// `len() * shape.dim()` values, item-major, each item in CHW order;
-    /// images are scaled to `[0, 1]`.
-    pub inputs: Vec<f32>,
+    /// images are scaled to `[0, 1]` (8-bit images keep their codes until read).
+    pub inputs: Values,
     /// Paired data only: `len() * target_shape.dim()` target values.
     pub targets: Option<Vec<f32>>,
     /// Paired data only: shape of each target item.
@@ -76,7 +79,7 @@ impl Dataset {
     ) -> Result<Self> {
         let data = Self {
             shape,
-            inputs,
+            inputs: Values::F32(inputs),
             targets: None,
             target_shape: None,
             labels: None,
@@ -123,21 +126,39 @@ impl Dataset {
         self.targets.is_some()
     }
 
-    /// The values of input item `i`. Panics if `i >= len()`.
-    pub fn input(&self, i: usize) -> &[f32] {
+    /// The values of input item `i` (decoded when stored as 8-bit codes). Panics if
+    /// `i >= len()`.
+    pub fn input(&self, i: usize) -> Cow<'_, [f32]> {
         let d = self.dim();
-        &self.inputs[i * d..(i + 1) * d]
+        self.inputs.slice(i * d..(i + 1) * d)
+    }
+
+    /// Appends the values of input item `i` to `out`. Panics if `i >= len()`.
+    pub fn extend_with_input(&self, i: usize, out: &mut Vec<f32>) {
+        let d = self.dim();
+        self.inputs.extend_into(i * d..(i + 1) * d, out);
     }
 
     /// The target of item `i`: its paired target, or the input itself.
     /// Panics if `i >= len()`.
-    pub fn target(&self, i: usize) -> &[f32] {
+    pub fn target(&self, i: usize) -> Cow<'_, [f32]> {
         match &self.targets {
             Some(targets) => {
                 let d = self.target_dim();
-                &targets[i * d..(i + 1) * d]
+                Cow::Borrowed(&targets[i * d..(i + 1) * d])
             }
             None => self.input(i),
+        }
+    }
+
+    /// Appends the target of item `i` to `out`. Panics if `i >= len()`.
+    pub fn extend_with_target(&self, i: usize, out: &mut Vec<f32>) {
+        match &self.targets {
+            Some(targets) => {
+                let d = self.target_dim();
+                out.extend_from_slice(&targets[i * d..(i + 1) * d]);
+            }
+            None => self.extend_with_input(i, out),
         }
     }
 
@@ -199,15 +220,15 @@ impl Dataset {
     /// allowed). Panics if an index is out of range.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
         let d = self.dim();
-        let mut inputs = Vec::with_capacity(indices.len() * d);
+        let mut inputs = self.inputs.empty_like();
         for &i in indices {
-            inputs.extend_from_slice(self.input(i));
+            inputs.extend_from(&self.inputs, i * d..(i + 1) * d);
         }
         let targets = self.targets.as_ref().map(|_| {
             let td = self.target_dim();
             let mut t = Vec::with_capacity(indices.len() * td);
             for &i in indices {
-                t.extend_from_slice(self.target(i));
+                self.extend_with_target(i, &mut t);
             }
             t
         });
@@ -270,18 +291,8 @@ impl Dataset {
     /// Keeps the items at `indices` (strictly increasing), in order, moving them forward in
     /// place: the kept items are never copied into a second buffer.
     fn retain_sorted(mut self, indices: &[usize]) -> Dataset {
-        fn compact<T: Copy>(values: &mut Vec<T>, width: usize, indices: &[usize]) {
-            for (k, &i) in indices.iter().enumerate() {
-                if k != i {
-                    values.copy_within(i * width..(i + 1) * width, k * width);
-                }
-            }
-            values.truncate(indices.len() * width);
-            // A large buffer shrinks in place (mremap), without a copy.
-            values.shrink_to_fit();
-        }
         let d = self.dim();
-        compact(&mut self.inputs, d, indices);
+        self.inputs.retain_items(d, indices);
         let td = self.target_dim();
         if let Some(targets) = &mut self.targets {
             compact(targets, td, indices);
@@ -328,7 +339,7 @@ mod tests {
     fn toy(n: usize) -> Dataset {
         Dataset {
             shape: ImageShape::new(1, 1, 2),
-            inputs: (0..n * 2).map(|v| v as f32).collect(),
+            inputs: Values::F32((0..n * 2).map(|v| v as f32).collect()),
             targets: None,
             target_shape: None,
             labels: Some((0..n as u32).map(|i| i % 3).collect()),
@@ -343,8 +354,8 @@ mod tests {
         d.check().unwrap();
         assert_eq!(d.len(), 5);
         assert_eq!(d.dim(), 2);
-        assert_eq!(d.input(2), &[4.0, 5.0]);
-        assert_eq!(d.target(2), &[4.0, 5.0]);
+        assert_eq!(*d.input(2), [4.0, 5.0]);
+        assert_eq!(*d.target(2), [4.0, 5.0]);
         assert_eq!(d.target_dim(), 2);
         let t = d.take(3);
         assert_eq!(t.len(), 3);
@@ -362,7 +373,7 @@ mod tests {
         d.target_shape = Some(ImageShape::new(1, 1, 3));
         d.check().unwrap();
         assert_eq!(d.target_dim(), 3);
-        assert_eq!(d.target(1), &[20.0, 21.0, 22.0]);
+        assert_eq!(*d.target(1), [20.0, 21.0, 22.0]);
         let s = d.subset(&[1]);
         assert_eq!(s.targets, Some(vec![20.0, 21.0, 22.0]));
         d.targets = Some(vec![1.0]);
@@ -393,7 +404,7 @@ mod tests {
         // The in-place training part equals a copy of the same items, in their order, with
         // their targets and labels.
         let paired = Dataset {
-            targets: Some(d.inputs.iter().map(|v| v + 0.5).collect()),
+            targets: Some(d.inputs.to_f32().iter().map(|v| v + 0.5).collect()),
             target_shape: Some(d.shape),
             ..d.clone()
         };
@@ -404,7 +415,37 @@ mod tests {
         assert_eq!(train.inputs, copy.inputs);
         assert_eq!(train.targets, copy.targets);
         assert_eq!(train.labels, copy.labels);
-        assert_eq!(train.inputs.capacity(), train.inputs.len());
+        let Values::F32(kept_values) = &train.inputs else {
+            panic!("float inputs stay floats")
+        };
+        assert_eq!(kept_values.capacity(), kept_values.len());
+    }
+
+    #[test]
+    fn byte_images_split_and_subset_as_bytes() {
+        let codes: Vec<u8> = (0..40).map(|v| v * 6).collect();
+        let d = Dataset {
+            inputs: Values::U8(codes.clone()),
+            value_range: Some((0.0, 1.0)),
+            ..toy(20)
+        };
+        assert_eq!(*d.input(3), [36.0 / 255.0, 42.0 / 255.0]);
+        let mut out = Vec::new();
+        d.extend_with_target(19, &mut out);
+        assert_eq!(out, [228.0 / 255.0, 234.0 / 255.0]);
+        let s = d.subset(&[19, 0]);
+        assert_eq!(s.inputs, Values::U8(vec![228, 234, 0, 6]));
+        let (train, valid) = d.clone().split(0.25, 3).unwrap();
+        let floats = Dataset {
+            inputs: Values::F32(d.inputs.to_f32().into_owned()),
+            ..d
+        };
+        let (float_train, float_valid) = floats.split(0.25, 3).unwrap();
+        assert!(matches!(train.inputs, Values::U8(_)));
+        assert!(matches!(valid.inputs, Values::U8(_)));
+        assert_eq!(*train.inputs.to_f32(), *float_train.inputs.to_f32());
+        assert_eq!(*valid.inputs.to_f32(), *float_valid.inputs.to_f32());
+        assert_eq!(train.labels, float_train.labels);
     }
 
     #[test]

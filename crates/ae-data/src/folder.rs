@@ -8,6 +8,7 @@ use image::{DynamicImage, ImageReader};
 
 use crate::dataset::{Dataset, ImageShape};
 use crate::error::{DataError, Result};
+use crate::values::Values;
 
 /// What to do with an image whose size differs from the requested shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -236,7 +237,7 @@ pub(crate) fn load_listed_images(
     };
     Ok(Dataset {
         shape,
-        inputs,
+        inputs: Values::F32(inputs),
         targets: None,
         target_shape: None,
         labels,

@@ -19,6 +19,7 @@ pub mod paired;
 pub mod stream;
 pub mod synthetic;
 pub mod table;
+pub mod values;
 
 pub use batcher::{AeBatch, AeBatcher, IndexDataset};
 pub use corruption::Corruption;
@@ -26,3 +27,4 @@ pub use dataset::{Dataset, ImageShape};
 pub use error::DataError;
 pub use mnist::{MnistKind, MnistSplit, load_mnist};
 pub use stream::ItemChunks;
+pub use values::Values;

@@ -10,6 +10,7 @@ use crate::folder::{
     MismatchedSize, check_image_shape, has_image_extension, load_image_into, not_an_image,
     sorted_entries,
 };
+use crate::values::Values;
 
 /// How many unmatched names an error lists before summarizing.
 const MAX_LISTED: usize = 20;
@@ -134,7 +135,7 @@ pub fn load_paired(
     }
     Ok(Dataset {
         shape: input_shape,
-        inputs: input_values,
+        inputs: Values::F32(input_values),
         targets: Some(target_values),
         target_shape: Some(target_shape),
         labels: None,

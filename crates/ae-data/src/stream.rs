@@ -16,6 +16,7 @@ use crate::dataset::{Dataset, ImageShape};
 use crate::error::{DataError, Result};
 use crate::folder::{MismatchedSize, check_image_shape, list_image_folder, load_listed_images};
 use crate::table::{CsvLayout, order_class_names, split_line};
+use crate::values::Values;
 
 /// A data set delivered as consecutive chunks of at most `chunk_size` items.
 pub struct ItemChunks {
@@ -289,7 +290,7 @@ impl CsvRows {
         }
         Ok(Dataset {
             shape: ImageShape::flat(self.layout.feature_cols.len()),
-            inputs,
+            inputs: Values::F32(inputs),
             targets: None,
             target_shape: None,
             labels: self.layout.label_index.map(|_| labels),
@@ -313,7 +314,7 @@ mod tests {
             match &mut whole {
                 None => whole = Some(chunk),
                 Some(w) => {
-                    w.inputs.extend_from_slice(&chunk.inputs);
+                    w.inputs.extend_from(&chunk.inputs, 0..chunk.inputs.len());
                     if let (Some(l), Some(c)) = (&mut w.labels, &chunk.labels) {
                         l.extend_from_slice(c);
                     }

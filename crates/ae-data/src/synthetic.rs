@@ -5,11 +5,12 @@ use rand::{RngExt, SeedableRng};
 
 use crate::corruption::StandardNormal;
 use crate::dataset::{Dataset, ImageShape};
+use crate::values::Values;
 
 fn unbounded(dim: usize, inputs: Vec<f32>) -> Dataset {
     Dataset {
         shape: ImageShape::flat(dim),
-        inputs,
+        inputs: Values::F32(inputs),
         targets: None,
         target_shape: None,
         labels: None,
@@ -102,8 +103,9 @@ mod tests {
         let noisy = helix(2000, 0.1, 9);
         let diff: f32 = noisy
             .inputs
+            .to_f32()
             .iter()
-            .zip(&h.inputs)
+            .zip(h.inputs.to_f32().iter())
             .map(|(a, b)| (a - b).abs())
             .sum::<f32>()
             / h.inputs.len() as f32;

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use crate::dataset::{Dataset, ImageShape};
 use crate::error::{DataError, Result};
+use crate::values::Values;
 
 /// A parsed CSV table: the data set plus the names of its feature columns.
 #[derive(Debug, Clone)]
@@ -179,7 +180,7 @@ pub fn parse_csv(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Resul
     Ok(CsvTable {
         data: Dataset {
             shape: ImageShape::flat(layout.feature_cols.len()),
-            inputs,
+            inputs: Values::F32(inputs),
             targets: None,
             target_shape: None,
             labels,
@@ -384,14 +385,14 @@ impl Standardization {
             ));
         }
         let mut sum = vec![0f64; d];
-        for item in data.inputs.chunks_exact(d) {
+        for item in data.inputs.to_f32().chunks_exact(d) {
             for (s, &v) in sum.iter_mut().zip(item) {
                 *s += f64::from(v);
             }
         }
         let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
         let mut sq = vec![0f64; d];
-        for item in data.inputs.chunks_exact(d) {
+        for item in data.inputs.to_f32().chunks_exact(d) {
             for ((s, &v), m) in sq.iter_mut().zip(item).zip(&mean) {
                 let dv = f64::from(v) - m;
                 *s += dv * dv;
@@ -446,7 +447,7 @@ impl Standardization {
             self.mean.len(),
             data.dim()
         );
-        for item in data.inputs.chunks_exact_mut(self.mean.len()) {
+        for item in data.inputs.make_f32().chunks_exact_mut(self.mean.len()) {
             for ((x, m), s) in item.iter_mut().zip(&self.mean).zip(&self.std) {
                 *x = (*x - m) / s;
             }
@@ -573,7 +574,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let original = d.inputs.clone();
+        let original = d.inputs.to_f32().into_owned();
         let s = Standardization::fit(&d).unwrap();
         s.apply(&mut d);
         for c in 0..2 {
@@ -583,7 +584,7 @@ mod tests {
             assert!(mean.abs() < 1e-6, "{mean}");
             assert!((var.sqrt() - 1.0).abs() < 1e-5, "{var}");
         }
-        let mut back = d.inputs.clone();
+        let mut back = d.inputs.to_f32().into_owned();
         s.invert(&mut back);
         for (a, b) in back.iter().zip(&original) {
             assert!((a - b).abs() < 1e-3, "{a} {b}");

@@ -400,7 +400,7 @@ mod tests {
         assert_eq!(data.train.target_item_shape(), data.train.shape);
         assert!(data.train.is_paired() && data.test.is_paired());
         let plane = 28 * 28;
-        let grey = ae_data::colored::luma(data.train.target(0), plane);
+        let grey = ae_data::colored::luma(&data.train.target(0), plane);
         assert!(
             grey.iter()
                 .zip(&data.train.input(0)[..plane])
