@@ -5,6 +5,11 @@
 # Usage: scripts/measure-uses.sh OUT_DIR [ONECLASS_EPOCHS] [DENOISE_EPOCHS] [DENOISE_LIMIT]
 # Run from the repository root after `cargo build --release -p ae-cli`. Full run:
 #   nice -n 10 scripts/measure-uses.sh runs/uses 30 30
+# Environment: PARTS (default "oneclass denoise"), DENOISE_HIDDEN (default 1000,500),
+# DENOISE_LATENT (default 64; the PCA baseline uses as many components), DENOISE_BATCH (64),
+# DENOISE_CONFIG (a config that gives the model and training, such as an lr_schedule; then
+# DENOISE_HIDDEN and DENOISE_LATENT are not used),
+# DATASETS (default "mnist fashion-mnist").
 set -euo pipefail
 OUT=${1:?output folder}
 ONECLASS_EPOCHS=${2:-30}
@@ -15,8 +20,16 @@ DATA=${AE_DATASETS:-datasets}
 mkdir -p "$OUT"
 SUMMARY="$OUT/summary.txt"
 : > "$SUMMARY"
+PARTS=${PARTS:-oneclass denoise}
+DATASETS=${DATASETS:-mnist fashion-mnist}
+DENOISE_HIDDEN=${DENOISE_HIDDEN:-1000,500}
+DENOISE_LATENT=${DENOISE_LATENT:-64}
+DENOISE_BATCH=${DENOISE_BATCH:-64}
+DENOISE_MODEL_FLAGS=(--model ae --latent "$DENOISE_LATENT" --hidden "$DENOISE_HIDDEN")
+if [[ -n "${DENOISE_CONFIG:-}" ]]; then DENOISE_MODEL_FLAGS=(--config "$DENOISE_CONFIG"); fi
 
-for dataset in mnist fashion-mnist; do
+for dataset in $DATASETS; do
+  [[ " $PARTS " == *" oneclass "* ]] || break
   total=0
   for class in 0 1 2 3 4 5 6 7 8 9; do
     run="$OUT/oneclass-$dataset-$class"
@@ -32,11 +45,13 @@ for dataset in mnist fashion-mnist; do
   echo "oneclass $dataset mean auroc $(echo "$total / 10" | bc -l)" | tee -a "$SUMMARY"
 done
 
-for dataset in mnist fashion-mnist; do
+for dataset in $DATASETS; do
+  [[ " $PARTS " == *" denoise "* ]] || break
   for noise in gaussian:0.3 gaussian:0.5 salt-and-pepper:0.2 masking:0.25; do
     run="$OUT/denoise-$dataset-${noise/:/-}"
-    "$AE" train --model ae --latent 64 --hidden 1000,500 --data "$dataset" --data-path "$DATA" \
-      --noise "$noise" --limit "$DENOISE_LIMIT" --epochs "$DENOISE_EPOCHS" --batch-size 64 --seed 1 \
+    "$AE" train "${DENOISE_MODEL_FLAGS[@]}" --data "$dataset" \
+      --data-path "$DATA" --noise "$noise" --limit "$DENOISE_LIMIT" --epochs "$DENOISE_EPOCHS" \
+      --batch-size "$DENOISE_BATCH" --seed 1 \
       --run-dir "$run" --plain --no-pictures > "$run.train.log"
     "$AE" denoise "$run" > "$run.denoise.json"
     python3 - "$run.denoise.json" "$dataset" <<'PY' | tee -a "$SUMMARY"

@@ -16,7 +16,10 @@ struct SplitState {
     sums: Vec<(String, f64, usize)>,
     epoch: usize,
     items: usize,
-    started: Option<Instant>,
+    /// When the epoch's first progress report came, and how many items it counted: the rate
+    /// is measured from there, so the first report of an epoch never shows a rate taken over
+    /// a few microseconds.
+    started: Option<(Instant, usize)>,
 }
 
 impl SplitState {
@@ -45,19 +48,35 @@ impl SplitState {
         self.sums.clear();
         self.epoch = epoch;
         self.items = 0;
-        self.started = Some(Instant::now());
+        self.started = None;
     }
 
-    fn rate(&self) -> f64 {
-        let secs = self
-            .started
-            .map(|s| s.elapsed().as_secs_f64())
-            .unwrap_or(0.0);
-        if secs > 0.0 {
-            self.items as f64 / secs
-        } else {
-            0.0
+    /// Records that `items` items of the epoch are done.
+    fn advance(&mut self, items: usize) {
+        self.advance_at(items, Instant::now());
+    }
+
+    fn advance_at(&mut self, items: usize, now: Instant) {
+        if self.started.is_none() {
+            self.started = Some((now, items));
         }
+        self.items = items;
+    }
+
+    /// Items per second since the first progress report of the epoch; `None` until items
+    /// have been done after it.
+    fn rate_at(&self, now: Instant) -> Option<f64> {
+        let (start, first_items) = self.started?;
+        let secs = now.saturating_duration_since(start).as_secs_f64();
+        let done = self.items.saturating_sub(first_items);
+        (done > 0 && secs > 0.0).then(|| done as f64 / secs)
+    }
+
+    /// `"  (N items/s)"`, or nothing while there is no rate yet.
+    fn rate_note(&self) -> String {
+        self.rate_at(Instant::now())
+            .map(|r| format!("  ({r:.0} items/s)"))
+            .unwrap_or_default()
     }
 }
 
@@ -121,11 +140,11 @@ impl LineRenderer {
     fn finish_train(&mut self) {
         if self.train.items > 0 {
             println!(
-                "epoch {}/{} train  {}  ({:.0} items/s)",
+                "epoch {}/{} train  {}{}",
                 self.train.epoch,
                 self.total_epochs,
                 self.train.summary(),
-                self.train.rate()
+                self.train.rate_note()
             );
             self.train.items = 0;
         }
@@ -149,18 +168,20 @@ impl MetricsRendererTraining for LineRenderer {
             self.train.reset(epoch);
         }
         if let Some(progress) = &item.progress {
-            self.train.items = progress.items_processed;
+            self.train.advance(progress.items_processed);
             if progress.items_processed >= progress.items_total {
                 self.finish_train();
-            } else if self.last_print.elapsed() >= self.interval {
+            } else if self.last_print.elapsed() >= self.interval
+                && self.train.rate_at(Instant::now()).is_some()
+            {
                 self.last_print = Instant::now();
                 println!(
-                    "epoch {}/{} [{:>3.0}%]  {}  ({:.0} items/s)",
+                    "epoch {}/{} [{:>3.0}%]  {}{}",
                     epoch,
                     self.total_epochs,
                     100.0 * progress.items_processed as f64 / progress.items_total.max(1) as f64,
                     self.train.summary(),
-                    self.train.rate()
+                    self.train.rate_note()
                 );
             }
         }
@@ -173,7 +194,7 @@ impl MetricsRendererTraining for LineRenderer {
             self.valid.reset(epoch);
         }
         if let Some(progress) = &item.progress {
-            self.valid.items = progress.items_processed;
+            self.valid.advance(progress.items_processed);
             if progress.items_processed >= progress.items_total {
                 self.finish_valid();
             }
@@ -204,5 +225,37 @@ impl MetricsRenderer for LineRenderer {
     fn register_metric(&mut self, definition: MetricDefinition) {
         self.names
             .insert(format!("{:?}", definition.metric_id), definition.name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_starts_at_the_first_report_of_an_epoch() {
+        let mut split = SplitState::default();
+        split.reset(1);
+        let t0 = Instant::now();
+        assert_eq!(split.rate_at(t0), None);
+        // The first batch's report: no rate yet, however little time has passed.
+        split.advance_at(128, t0);
+        assert_eq!(split.rate_at(t0 + Duration::from_micros(3)), None);
+        split.advance_at(128 + 1000, t0 + Duration::from_millis(500));
+        let rate = split.rate_at(t0 + Duration::from_millis(500)).unwrap();
+        assert!((rate - 2000.0).abs() < 1e-6, "{rate}");
+        // A new epoch starts its own clock.
+        split.reset(2);
+        assert_eq!(split.rate_at(t0 + Duration::from_secs(9)), None);
+        assert_eq!(split.rate_note(), "");
+    }
+
+    #[test]
+    fn summary_averages_weighted_by_count() {
+        let mut split = SplitState::default();
+        split.add("Loss", 2.0, 1);
+        split.add("Loss", 5.0, 3);
+        split.add("KL", 1.0, 2);
+        assert_eq!(split.summary(), "Loss 4.250  KL 1.000");
     }
 }

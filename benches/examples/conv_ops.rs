@@ -1,0 +1,165 @@
+//! Where conv-ae's training step spends its time on burn-flex: each of its four convolutions
+//! at batch 128, forward alone and forward + backward, beside the matrix product of the same
+//! size as conv2's im2col form and a convolution written as strided slices + one matrix
+//! product on burn's generic tensor ops.
+//!
+//! `cargo run --release -p ae-benches --example conv_ops`
+
+use std::time::Instant;
+
+use ae_backend::FlexAutodiff as B;
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::PadMode;
+use burn::tensor::{Distribution, Slice, Tensor};
+
+const BATCH: usize = 128;
+const REPEATS: usize = 20;
+
+/// Prints the mean wall time of `f` over [`REPEATS`] calls, after one warm-up call.
+fn time(name: &str, mut f: impl FnMut()) {
+    f();
+    let start = Instant::now();
+    for _ in 0..REPEATS {
+        f();
+    }
+    let ms = start.elapsed().as_secs_f64() * 1e3 / REPEATS as f64;
+    println!("{name:44} {ms:8.2} ms");
+}
+
+/// The k×k windows of `x` (stride `s`, zero padding `p`) as rows: `[n·ho·wo, c·k·k]`.
+fn unfold<Bk: Backend>(
+    x: Tensor<Bk, 4>,
+    k: usize,
+    s: usize,
+    p: usize,
+) -> (Tensor<Bk, 2>, usize, usize) {
+    let [n, c, h, w] = x.dims();
+    let padded = x.pad([(0, 0), (0, 0), (p, p), (p, p)], PadMode::Constant(0.0));
+    let ho = (h + 2 * p - k) / s + 1;
+    let wo = (w + 2 * p - k) / s + 1;
+    let strided = |start: usize, count: usize| {
+        Slice::new(
+            start as isize,
+            Some((start + s * (count - 1) + 1) as isize),
+            s as isize,
+        )
+    };
+    let mut taps = Vec::with_capacity(k * k);
+    for kh in 0..k {
+        for kw in 0..k {
+            taps.push(padded.clone().slice([
+                Slice::from(0..n),
+                Slice::from(0..c),
+                strided(kh, ho),
+                strided(kw, wo),
+            ]));
+        }
+    }
+    let taps: Tensor<Bk, 5> = Tensor::stack(taps, 2);
+    let rows = taps
+        .permute([0, 3, 4, 1, 2])
+        .reshape([n * ho * wo, c * k * k]);
+    (rows, ho, wo)
+}
+
+/// A bias-free convolution as im2col + one matrix product.
+fn conv_as_matmul<Bk: Backend>(
+    x: Tensor<Bk, 4>,
+    weight: Tensor<Bk, 4>,
+    stride: usize,
+    padding: usize,
+) -> Tensor<Bk, 4> {
+    let [c_out, c_in, k, _] = weight.dims();
+    let n = x.dims()[0];
+    let (rows, ho, wo) = unfold(x, k, stride, padding);
+    let kernel = weight.reshape([c_out, c_in * k * k]).transpose();
+    rows.matmul(kernel)
+        .reshape([n, ho, wo, c_out])
+        .permute([0, 3, 1, 2])
+}
+
+fn main() {
+    let device = Default::default();
+    let padding = PaddingConfig2d::Explicit(1, 1, 1, 1);
+    let conv1 = Conv2dConfig::new([1, 32], [4, 4])
+        .with_stride([2, 2])
+        .with_padding(padding.clone())
+        .init::<B>(&device);
+    let conv2 = Conv2dConfig::new([32, 64], [4, 4])
+        .with_stride([2, 2])
+        .with_padding(padding)
+        .init::<B>(&device);
+    let deconv1 = ConvTranspose2dConfig::new([64, 32], [4, 4])
+        .with_stride([2, 2])
+        .with_padding([1, 1])
+        .init::<B>(&device);
+    let deconv2 = ConvTranspose2dConfig::new([32, 1], [4, 4])
+        .with_stride([2, 2])
+        .with_padding([1, 1])
+        .init::<B>(&device);
+    let image = Tensor::<B, 4>::random([BATCH, 1, 28, 28], Distribution::Default, &device);
+    let maps32 = Tensor::<B, 4>::random([BATCH, 32, 14, 14], Distribution::Default, &device);
+    let maps64 = Tensor::<B, 4>::random([BATCH, 64, 7, 7], Distribution::Default, &device);
+
+    time("conv1 1→32 forward", || {
+        let _ = conv1.forward(image.clone()).into_data();
+    });
+    time("conv1 forward + backward (weights only)", || {
+        let _ = conv1.forward(image.clone()).sum().backward();
+    });
+    time("conv2 32→64 forward", || {
+        let _ = conv2.forward(maps32.clone()).into_data();
+    });
+    time("conv2 forward + backward", || {
+        let _ = conv2
+            .forward(maps32.clone().require_grad())
+            .sum()
+            .backward();
+    });
+    time("deconv1 64→32 forward", || {
+        let _ = deconv1.forward(maps64.clone()).into_data();
+    });
+    time("deconv1 forward + backward", || {
+        let _ = deconv1
+            .forward(maps64.clone().require_grad())
+            .sum()
+            .backward();
+    });
+    time("deconv2 32→1 forward", || {
+        let _ = deconv2.forward(maps32.clone()).into_data();
+    });
+    time("deconv2 forward + backward", || {
+        let _ = deconv2
+            .forward(maps32.clone().require_grad())
+            .sum()
+            .backward();
+    });
+
+    let rows = Tensor::<B, 2>::random([BATCH * 49, 512], Distribution::Default, &device);
+    let kernel = Tensor::<B, 2>::random([512, 64], Distribution::Default, &device);
+    time("matmul [6272×512]·[512×64] (conv2's im2col)", || {
+        let _ = rows.clone().matmul(kernel.clone()).into_data();
+    });
+
+    let weight = conv2.weight.val();
+    let bias = conv2.bias.as_ref().map(|b| b.val().reshape([1, 64, 1, 1]));
+    let mut native = conv2.forward(maps32.clone());
+    if let Some(bias) = bias {
+        native = native - bias;
+    }
+    let gap = (conv_as_matmul(maps32.clone(), weight.clone(), 2, 1) - native)
+        .abs()
+        .max()
+        .into_scalar();
+    println!("conv2 as strided slices + matmul: max difference to burn's conv {gap:e}");
+    time("conv2 as slices + matmul, forward", || {
+        let _ = conv_as_matmul(maps32.clone(), weight.clone(), 2, 1).into_data();
+    });
+    time("conv2 as slices + matmul, forward + backward", || {
+        let x = maps32.clone().require_grad();
+        let w = weight.clone().require_grad();
+        let _ = conv_as_matmul(x, w, 2, 1).sum().backward();
+    });
+}
