@@ -81,13 +81,13 @@ pub(crate) fn not_an_image(path: &Path) -> DataError {
 }
 
 /// Decodes the image at `path`, converts it to `shape.channels` channels,
-/// fits it to `shape` per `on_mismatch` and appends its CHW values in
-/// `[0, 1]` to `out`. `shape` must have passed [`check_image_shape`].
+/// fits it to `shape` per `on_mismatch` and appends its CHW 8-bit codes
+/// to `out`. `shape` must have passed [`check_image_shape`].
 pub(crate) fn load_image_into(
     path: &Path,
     shape: ImageShape,
     on_mismatch: MismatchedSize,
-    out: &mut Vec<f32>,
+    out: &mut Vec<u8>,
 ) -> Result<()> {
     let image = ImageReader::open(path)
         .map_err(|e| DataError::io(path, e))?
@@ -118,20 +118,18 @@ pub(crate) fn load_image_into(
             img.resize_exact(w, h, FilterType::Triangle)
         }
     };
-    let plane = shape.height * shape.width;
-    let start = out.len();
-    out.resize(start + shape.dim(), 0.0);
-    let dst = &mut out[start..];
     if shape.channels == 1 {
         let grey = fit(DynamicImage::ImageLuma8(image.into_luma8())).into_luma8();
-        for (d, &p) in dst.iter_mut().zip(grey.as_raw()) {
-            *d = f32::from(p) / 255.0;
-        }
+        out.extend_from_slice(grey.as_raw());
     } else {
+        let plane = shape.height * shape.width;
+        let start = out.len();
+        out.resize(start + shape.dim(), 0);
+        let dst = &mut out[start..];
         let rgb = fit(DynamicImage::ImageRgb8(image.into_rgb8())).into_rgb8();
         for (i, px) in rgb.as_raw().chunks_exact(3).enumerate() {
             for (c, &v) in px.iter().enumerate() {
-                dst[c * plane + i] = f32::from(v) / 255.0;
+                dst[c * plane + i] = v;
             }
         }
     }
@@ -237,7 +235,7 @@ pub(crate) fn load_listed_images(
     };
     Ok(Dataset {
         shape,
-        inputs: Values::F32(inputs),
+        inputs: Values::U8(inputs),
         targets: None,
         target_shape: None,
         labels,
@@ -295,6 +293,8 @@ pub(crate) mod tests {
         assert_eq!(d.len(), 3);
         assert_eq!(d.shape, shape);
         assert_eq!(d.inputs.len(), 3 * 12);
+        // 8-bit images stay 8-bit in memory.
+        assert!(matches!(d.inputs, Values::U8(_)));
         assert_eq!(d.class_names, vec!["cats", "dogs"]);
         assert_eq!(d.labels, Some(vec![0, 0, 1]));
         assert!(d.input(0).iter().all(|&v| v == 1.0));

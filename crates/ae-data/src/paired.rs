@@ -135,8 +135,8 @@ pub fn load_paired(
     }
     Ok(Dataset {
         shape: input_shape,
-        inputs: Values::F32(input_values),
-        targets: Some(target_values),
+        inputs: Values::U8(input_values),
+        targets: Some(Values::U8(target_values).into_f32()),
         target_shape: Some(target_shape),
         labels: None,
         class_names: Vec::new(),

@@ -73,6 +73,11 @@ impl Values {
         self.slice(0..self.len())
     }
 
+    /// The values as floats, decoding 8-bit codes.
+    pub fn into_f32(mut self) -> Vec<f32> {
+        std::mem::take(self.make_f32())
+    }
+
     /// The values as a mutable float vector, decoding 8-bit codes once if needed.
     pub fn make_f32(&mut self) -> &mut Vec<f32> {
         if let Values::U8(codes) = self {
@@ -157,6 +162,7 @@ mod tests {
         let mut v = Values::U8(vec![255, 0]);
         v.make_f32()[1] = 0.25;
         assert_eq!(v, Values::F32(vec![1.0, 0.25]));
+        assert_eq!(Values::U8(vec![51]).into_f32(), vec![0.2]);
     }
 
     #[test]
