@@ -43,6 +43,10 @@ pub struct DenoiseArgs {
     /// Training items the PCA baseline is fitted on (the first N of the training split).
     #[arg(long, default_value_t = 10_000)]
     pub pca_items: usize,
+    /// Numbers of principal components to try for the PCA baseline, comma separated; the
+    /// best of them (highest mean PSNR) is reported as "pca" (default: the run's latent size).
+    #[arg(long, value_delimiter = ',')]
+    pub pca_components: Vec<usize>,
     /// Seed of the corruption noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -208,8 +212,25 @@ fn denoise<B: Backend>(args: DenoiseArgs, device: &B::Device) -> Result<()> {
             .map_err(|e| anyhow!("--noise {corruption}: {e}"))?;
     }
     let latent = loaded.config.model.latent();
-    let pca = fit_pca(&loaded.data.train, args.pca_items, latent)?;
-    let components = pca.n_components();
+    let mut pca_ks = if args.pca_components.is_empty() {
+        vec![latent]
+    } else {
+        args.pca_components.clone()
+    };
+    pca_ks.sort_unstable();
+    pca_ks.dedup();
+    if pca_ks[0] == 0 {
+        bail!("--pca-components must be at least 1");
+    }
+    let largest = pca_ks[pca_ks.len() - 1];
+    let pca = fit_pca(&loaded.data.train, args.pca_items, largest)?;
+    // PCA keeps at most min(items, values) components: larger requests use them all.
+    let pca_ks: Vec<usize> = pca_ks
+        .iter()
+        .map(|&k| k.min(pca.n_components()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let out_dir = args
         .out_dir
         .clone()
@@ -226,6 +247,7 @@ fn denoise<B: Backend>(args: DenoiseArgs, device: &B::Device) -> Result<()> {
             args.seed,
         );
         let mut quality = vec![Quality::default(); METHODS.len()];
+        let mut pca_quality = vec![Quality::default(); pca_ks.len()];
         let mut picture: [Vec<Vec<f32>>; 3] = Default::default();
         for_each_batch::<B>(&batcher, args.batch_size, device, |_, batch| {
             let output = loaded
@@ -236,24 +258,20 @@ fn denoise<B: Backend>(args: DenoiseArgs, device: &B::Device) -> Result<()> {
             let mut denoised = rows_of(output)?;
             let n = noisy.len();
             let flat_noisy: Vec<f32> = noisy.iter().flatten().copied().collect();
-            let mut projected = pca
-                .reconstruct_k(
-                    &Matrix::from_f32(n, flat_noisy.len() / n, &flat_noisy)?,
-                    components,
-                )?
-                .to_f32();
-            clamp_to(&mut projected, range);
-            let dim = projected.len() / n;
+            let dim = flat_noisy.len() / n;
+            let noisy_matrix = Matrix::from_f32(n, dim, &flat_noisy)?;
+            for (&k, q) in pca_ks.iter().zip(pca_quality.iter_mut()) {
+                let mut projected = pca.reconstruct_k(&noisy_matrix, k)?.to_f32();
+                clamp_to(&mut projected, range);
+                for i in 0..n {
+                    q.add(&clean[i], &projected[i * dim..(i + 1) * dim], shape)?;
+                }
+            }
             for i in 0..n {
                 clamp_to(&mut denoised[i], range);
                 let median =
                     median_filter_3x3(&noisy[i], shape.channels, shape.height, shape.width)?;
-                let estimates: [&[f32]; 4] = [
-                    &noisy[i],
-                    &denoised[i],
-                    &median,
-                    &projected[i * dim..(i + 1) * dim],
-                ];
+                let estimates: [&[f32]; 3] = [&noisy[i], &denoised[i], &median];
                 for (q, estimate) in quality.iter_mut().zip(estimates) {
                     q.add(&clean[i], estimate, shape)?;
                 }
@@ -265,6 +283,17 @@ fn denoise<B: Backend>(args: DenoiseArgs, device: &B::Device) -> Result<()> {
             }
             Ok(())
         })?;
+        let (best_pca, best_pca_quality) = pca_ks
+            .iter()
+            .zip(&pca_quality)
+            .max_by(|a, b| a.1.mean_psnr().total_cmp(&b.1.mean_psnr()))
+            .expect("at least one number of components");
+        quality[3] = best_pca_quality.clone();
+        let pca_by_components: serde_json::Map<_, _> = pca_ks
+            .iter()
+            .zip(&pca_quality)
+            .map(|(k, q)| (k.to_string(), json!(q.mean_psnr())))
+            .collect();
         let path = out_dir.join(format!("denoise-{}.png", file_stem(corruption)));
         write_grid(&path, &picture, shape, args.zoom)?;
         let by_method = |value: &dyn Fn(&Quality) -> f64| {
@@ -287,6 +316,8 @@ fn denoise<B: Backend>(args: DenoiseArgs, device: &B::Device) -> Result<()> {
                 serde_json::Value::Null
             },
             "gain_over_best_baseline_db": mean_psnr[1] - mean_psnr[2].max(mean_psnr[3]),
+            "pca_components": best_pca,
+            "pca_psnr_by_components": pca_by_components,
         }));
     }
     print_json(&json!({
@@ -294,7 +325,7 @@ fn denoise<B: Backend>(args: DenoiseArgs, device: &B::Device) -> Result<()> {
         "split": args.split,
         "items": data.len(),
         "seed": args.seed,
-        "pca_components": components,
+        "pca_components_tried": pca_ks,
         "pca_items": loaded.data.train.len().min(args.pca_items),
         "psnr_note": format!(
             "mean over items of 10 log10(1 / MSE), each capped at {PSNR_CAP_DB} dB; psnr_pooled uses the MSE over all items"

@@ -82,11 +82,13 @@ fn a_small_dae_beats_its_noisy_input_and_the_noise_psnr_is_as_predicted() {
     // Default: the corruption the run was trained with.
     let report = ok(&["denoise", &run_s, "--limit", "500", "--count", "6"]);
     assert_eq!(report["items"], 500);
-    assert_eq!(report["pca_components"], 32);
+    assert_eq!(report["pca_components_tried"], serde_json::json!([32]));
     let corruptions = report["corruptions"].as_array().unwrap();
     assert_eq!(corruptions.len(), 1);
     let gaussian = &corruptions[0];
     assert_eq!(gaussian["corruption"], "gaussian:0.3");
+    assert_eq!(gaussian["pca_components"], 32);
+    let pca_32 = number(gaussian, &["psnr", "pca"]);
     for method in ["noisy", "autoencoder", "median_3x3", "pca"] {
         let p = number(gaussian, &["psnr", method]);
         let s = number(gaussian, &["ssim", method]);
@@ -153,6 +155,38 @@ fn a_small_dae_beats_its_noisy_input_and_the_noise_psnr_is_as_predicted() {
             .join("pictures/denoise-gaussian-0.5.png")
             .exists()
     );
+
+    // The PCA baseline as the best of several numbers of components.
+    let report = ok(&[
+        "denoise",
+        &run_s,
+        "--limit",
+        "500",
+        "--pca-components",
+        "200,4,32",
+        "--out-dir",
+        &path_str(&dir.path().join("pictures")),
+    ]);
+    assert_eq!(
+        report["pca_components_tried"],
+        serde_json::json!([4, 32, 200])
+    );
+    let gaussian = &report["corruptions"][0];
+    let by_k = gaussian["pca_psnr_by_components"].as_object().unwrap();
+    assert_eq!(by_k.len(), 3);
+    let (best_k, best_psnr) = by_k
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_f64().unwrap()))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert_eq!(gaussian["pca_components"].to_string(), best_k);
+    assert_eq!(number(gaussian, &["psnr", "pca"]), best_psnr);
+    // 32 components, alone, gave the default report's figure.
+    assert!((by_k["32"].as_f64().unwrap() - pca_32).abs() < 1e-3);
+    // Four components lose the digits.
+    assert!(by_k["4"].as_f64().unwrap() < pca_32, "{by_k:?}");
+    let err = fails(&["denoise", &run_s, "--pca-components", "0"]);
+    assert!(err.contains("--pca-components"), "{err}");
 
     let err = fails(&["denoise", &run_s, "--noise", "block:0"]);
     assert!(
