@@ -53,7 +53,7 @@ for dataset in $DATASETS; do
       --data-path "$DATA" --noise "$noise" --limit "$DENOISE_LIMIT" --epochs "$DENOISE_EPOCHS" \
       --batch-size "$DENOISE_BATCH" --seed 1 \
       --run-dir "$run" --plain --no-pictures > "$run.train.log"
-    "$AE" denoise "$run" > "$run.denoise.json"
+    "$AE" denoise "$run" --pca-components 16,32,64,128,256,400 > "$run.denoise.json"
     python3 - "$run.denoise.json" "$dataset" <<'PY' | tee -a "$SUMMARY"
 import json, sys
 report = json.load(open(sys.argv[1]))

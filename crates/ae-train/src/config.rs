@@ -397,6 +397,33 @@ epochs = 2
 "#;
 
     #[test]
+    fn every_shipped_experiment_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let config = ExperimentConfig::load(&path)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(config.training.epochs >= 1, "{}", path.display());
+                names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        for expected in [
+            "dae-mnist",
+            "deep-ae-mnist",
+            "linear-ae-mnist-k10",
+            "mlp-vae-mnist",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} in {names:?}"
+            );
+        }
+    }
+
+    #[test]
     fn parses_a_good_config_and_round_trips() {
         let c = ExperimentConfig::from_toml(GOOD, Path::new("good.toml")).unwrap();
         assert_eq!(c.seed, 7);
