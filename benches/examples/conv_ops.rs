@@ -28,6 +28,28 @@ fn time(name: &str, mut f: impl FnMut()) {
     println!("{name:44} {ms:8.2} ms");
 }
 
+/// Times `layer` on `input` forward alone, then forward + backward; with `input_grad` false
+/// the backward pass computes the weight gradients only (as for a model's first layer).
+fn time_layer(
+    name: &str,
+    input: &Tensor<B, 4>,
+    input_grad: bool,
+    layer: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>,
+) {
+    time(&format!("{name} forward"), || {
+        let _ = layer(input.clone()).into_data();
+    });
+    let suffix = if input_grad { "" } else { " (weights only)" };
+    time(&format!("{name} forward + backward{suffix}"), || {
+        let x = if input_grad {
+            input.clone().require_grad()
+        } else {
+            input.clone()
+        };
+        let _ = layer(x).sum().backward();
+    });
+}
+
 /// The k×k windows of `x` (stride `s`, zero padding `p`) as rows: `[n·ho·wo, c·k·k]`.
 fn unfold<Bk: Backend>(
     x: Tensor<Bk, 4>,
@@ -103,39 +125,10 @@ fn main() {
     let maps32 = Tensor::<B, 4>::random([BATCH, 32, 14, 14], Distribution::Default, &device);
     let maps64 = Tensor::<B, 4>::random([BATCH, 64, 7, 7], Distribution::Default, &device);
 
-    time("conv1 1→32 forward", || {
-        let _ = conv1.forward(image.clone()).into_data();
-    });
-    time("conv1 forward + backward (weights only)", || {
-        let _ = conv1.forward(image.clone()).sum().backward();
-    });
-    time("conv2 32→64 forward", || {
-        let _ = conv2.forward(maps32.clone()).into_data();
-    });
-    time("conv2 forward + backward", || {
-        let _ = conv2
-            .forward(maps32.clone().require_grad())
-            .sum()
-            .backward();
-    });
-    time("deconv1 64→32 forward", || {
-        let _ = deconv1.forward(maps64.clone()).into_data();
-    });
-    time("deconv1 forward + backward", || {
-        let _ = deconv1
-            .forward(maps64.clone().require_grad())
-            .sum()
-            .backward();
-    });
-    time("deconv2 32→1 forward", || {
-        let _ = deconv2.forward(maps32.clone()).into_data();
-    });
-    time("deconv2 forward + backward", || {
-        let _ = deconv2
-            .forward(maps32.clone().require_grad())
-            .sum()
-            .backward();
-    });
+    time_layer("conv1 1→32", &image, false, |x| conv1.forward(x));
+    time_layer("conv2 32→64", &maps32, true, |x| conv2.forward(x));
+    time_layer("deconv1 64→32", &maps64, true, |x| deconv1.forward(x));
+    time_layer("deconv2 32→1", &maps32, true, |x| deconv2.forward(x));
 
     let rows = Tensor::<B, 2>::random([BATCH * 49, 512], Distribution::Default, &device);
     let kernel = Tensor::<B, 2>::random([512, 64], Distribution::Default, &device);

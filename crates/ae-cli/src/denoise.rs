@@ -1,6 +1,7 @@
 //! `ae denoise`: a denoising autoencoder against a median filter and PCA projection, in PSNR
 //! and SSIM.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -212,23 +213,22 @@ fn denoise<B: Backend>(args: DenoiseArgs, device: &B::Device) -> Result<()> {
             .map_err(|e| anyhow!("--noise {corruption}: {e}"))?;
     }
     let latent = loaded.config.model.latent();
-    let mut pca_ks = if args.pca_components.is_empty() {
+    let requested = if args.pca_components.is_empty() {
         vec![latent]
     } else {
         args.pca_components.clone()
     };
-    pca_ks.sort_unstable();
-    pca_ks.dedup();
-    if pca_ks[0] == 0 {
+    if requested.contains(&0) {
         bail!("--pca-components must be at least 1");
     }
-    let largest = pca_ks[pca_ks.len() - 1];
+    let largest = requested.iter().copied().max().unwrap_or(latent);
     let pca = fit_pca(&loaded.data.train, args.pca_items, largest)?;
-    // PCA keeps at most min(items, values) components: larger requests use them all.
-    let pca_ks: Vec<usize> = pca_ks
+    // Sorted and distinct; PCA keeps at most min(items, values) components, so larger
+    // requests use them all.
+    let pca_ks: Vec<usize> = requested
         .iter()
         .map(|&k| k.min(pca.n_components()))
-        .collect::<std::collections::BTreeSet<_>>()
+        .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let out_dir = args

@@ -220,7 +220,7 @@ impl Dataset {
     /// allowed). Panics if an index is out of range.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
         let d = self.dim();
-        let mut inputs = self.inputs.empty_like();
+        let mut inputs = self.inputs.empty_like(indices.len() * d);
         for &i in indices {
             inputs.extend_from(&self.inputs, i * d..(i + 1) * d);
         }

@@ -384,15 +384,16 @@ impl Standardization {
                 "cannot fit a standardization on an empty data set",
             ));
         }
+        let values = data.inputs.to_f32();
         let mut sum = vec![0f64; d];
-        for item in data.inputs.to_f32().chunks_exact(d) {
+        for item in values.chunks_exact(d) {
             for (s, &v) in sum.iter_mut().zip(item) {
                 *s += f64::from(v);
             }
         }
         let mean: Vec<f64> = sum.iter().map(|s| s / n as f64).collect();
         let mut sq = vec![0f64; d];
-        for item in data.inputs.to_f32().chunks_exact(d) {
+        for item in values.chunks_exact(d) {
             for ((s, &v), m) in sq.iter_mut().zip(item).zip(&mean) {
                 let dv = f64::from(v) - m;
                 *s += dv * dv;

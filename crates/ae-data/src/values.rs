@@ -33,11 +33,11 @@ impl Values {
         self.len() == 0
     }
 
-    /// An empty store of the same kind.
-    pub fn empty_like(&self) -> Values {
+    /// An empty store of the same kind, with room for `capacity` values.
+    pub fn empty_like(&self, capacity: usize) -> Values {
         match self {
-            Values::F32(_) => Values::F32(Vec::new()),
-            Values::U8(_) => Values::U8(Vec::new()),
+            Values::F32(_) => Values::F32(Vec::with_capacity(capacity)),
+            Values::U8(_) => Values::U8(Vec::with_capacity(capacity)),
         }
     }
 

@@ -403,9 +403,7 @@ epochs = 2
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
-                let config = ExperimentConfig::load(&path)
-                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                assert!(config.training.epochs >= 1, "{}", path.display());
+                ExperimentConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
             }
         }
