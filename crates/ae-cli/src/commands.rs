@@ -66,6 +66,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pca(args) => crate::reduce::run_pca(args, choice),
         Command::ComparePca(args) => crate::reduce::run_comparepca(args, choice),
         Command::Cluster(args) => crate::reduce::run_cluster(args, choice),
+        Command::Dec(args) => crate::dec::run_dec(args, choice),
         Command::Traverse(args) => crate::explain::run_traverse(args, choice),
         Command::Interpolate(args) => crate::explain::run_interpolate(args, choice),
         Command::Attribute(args) => crate::explain::run_attribute(args, choice),
@@ -307,9 +308,11 @@ impl BackendTask for EvalTask {
             None => dataset,
         };
         B::InnerBackend::seed(&device, config.seed);
-        let batcher = config
-            .data
-            .batcher(Arc::new(dataset), config.seed.wrapping_add(2));
+        let mut data_config = config.data.clone();
+        if self.args.clean {
+            data_config.corruptions.clear();
+        }
+        let batcher = data_config.batcher(Arc::new(dataset), config.seed.wrapping_add(2));
         let started = std::time::Instant::now();
         let metrics = evaluate(&model, &batcher, self.args.batch_size, &device);
         let seconds = started.elapsed().as_secs_f64();
@@ -318,6 +321,7 @@ impl BackendTask for EvalTask {
             "split": self.args.split,
             "backend": self.backend.to_string(),
             "model": config.model.name(),
+            "clean": self.args.clean,
             "metrics": metrics,
             "seconds": seconds,
             "items_per_second": metrics.items as f64 / seconds.max(1e-9),

@@ -64,6 +64,9 @@ pub enum Command {
     ComparePca(crate::reduce::ComparePcaArgs),
     /// k-means in the latent space and in PCA space: accuracy, NMI, ARI and a scatter PNG.
     Cluster(crate::reduce::ClusterArgs),
+    /// Deep embedded clustering: fine-tune a run's encoder with cluster centres (DEC/IDEC);
+    /// writes a new run.
+    Dec(crate::dec::DecArgs),
     /// A PNG grid sweeping each latent dimension.
     Traverse(crate::explain::TraverseArgs),
     /// A PNG grid interpolating between two inputs in latent space.
@@ -230,6 +233,10 @@ pub struct EvalArgs {
     /// Evaluate only the first N items of the split.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Feed the inputs uncorrupted: a denoising run's error on clean data (its corruptions
+    /// are otherwise applied, as in training).
+    #[arg(long)]
+    pub clean: bool,
 }
 
 /// `ae reconstruct`.

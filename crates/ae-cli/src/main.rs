@@ -2,6 +2,7 @@
 
 mod anomaly;
 mod commands;
+mod dec;
 mod demo;
 mod denoise;
 mod explain;

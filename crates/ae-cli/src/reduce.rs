@@ -455,7 +455,7 @@ struct ClusterTask {
 }
 
 /// The number of classes of `data`: its class names, else its distinct labels.
-fn class_count(data: &Dataset) -> Option<usize> {
+pub(crate) fn class_count(data: &Dataset) -> Option<usize> {
     if !data.class_names.is_empty() {
         return Some(data.class_names.len());
     }
@@ -465,7 +465,7 @@ fn class_count(data: &Dataset) -> Option<usize> {
 }
 
 /// k-means on `points` and, with labels, accuracy, NMI and ARI.
-fn cluster_report(
+pub(crate) fn cluster_report(
     points: &Matrix,
     labels: Option<&[usize]>,
     k: usize,

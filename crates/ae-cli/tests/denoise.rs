@@ -79,6 +79,18 @@ fn a_small_dae_beats_its_noisy_input_and_the_noise_psnr_is_as_predicted() {
             "25",
         ],
     );
+    // `ae eval` scores noisy inputs as in training; `--clean` scores clean ones, which the
+    // model reconstructs better.
+    let noisy_eval = ok(&["eval", &run_s, "--limit", "500"]);
+    let clean_eval = ok(&["eval", &run_s, "--limit", "500", "--clean"]);
+    assert_eq!(clean_eval["clean"], true);
+    let noisy_error = number(&noisy_eval, &["metrics", "squared_error"]);
+    let clean_error = number(&clean_eval, &["metrics", "squared_error"]);
+    assert!(
+        clean_error < 0.95 * noisy_error,
+        "clean {clean_error} vs noisy {noisy_error}"
+    );
+
     // Default: the corruption the run was trained with.
     let report = ok(&["denoise", &run_s, "--limit", "500", "--count", "6"]);
     assert_eq!(report["items"], 500);

@@ -1,4 +1,5 @@
-//! `ae pca`, `ae compare-pca`, `ae encode` and `ae cluster` end to end on planted data.
+//! `ae pca`, `ae compare-pca`, `ae encode`, `ae cluster` and `ae dec` end to end on planted
+//! data.
 
 use std::path::Path;
 
@@ -261,6 +262,53 @@ fn cluster_blobs_then_encode_round_trips_and_bad_inputs_fail() {
     // The codes separate the blobs: not all equal.
     let spread = npy.data.iter().fold(0f32, |m, v| m.max(v.abs()));
     assert!(spread > 0.1, "{spread}");
+
+    // dec: refines the run into a new run that the other commands can load.
+    let refined = dir.path().join("blobs-dec");
+    let report = json(&ae(&[
+        "dec",
+        run.to_str().unwrap(),
+        "--out",
+        refined.to_str().unwrap(),
+        "--split",
+        "train",
+        "--batch-size",
+        "32",
+        "--update-interval",
+        "10",
+        "--max-iterations",
+        "100",
+    ]));
+    assert_eq!(report["k"].as_u64(), Some(4), "{report}");
+    assert_eq!(report["method"].as_str(), Some("DEC"), "{report}");
+    assert!(report["iterations"].as_u64().unwrap() <= 100, "{report}");
+    assert_eq!(report["before"]["accuracy"].as_f64(), Some(1.0), "{report}");
+    assert_eq!(report["after"]["accuracy"].as_f64(), Some(1.0), "{report}");
+    let sizes: Vec<u64> = report["after"]["cluster_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes.iter().sum::<u64>(), 360, "{report}");
+    let centres = ae_analysis::read_npy_f32(refined.join("centres.npy")).unwrap();
+    assert_eq!(centres.shape, vec![4, 2]);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(refined.join("dec.json")).unwrap()).unwrap();
+    assert!(saved["history"].as_array().unwrap().len() >= 2, "{saved}");
+    let again = json(&ae(&[
+        "cluster",
+        refined.to_str().unwrap(),
+        "--split",
+        "train",
+    ]));
+    assert_eq!(again["latent"]["accuracy"].as_f64(), Some(1.0), "{again}");
+    let err = fails(&["dec", run.to_str().unwrap(), "--k", "0"]);
+    assert!(err.contains("--k"), "{err}");
+    let err = fails(&["dec", run.to_str().unwrap(), "--out", run.to_str().unwrap()]);
+    assert!(err.contains("source run"), "{err}");
+    let err = fails(&["dec", run.to_str().unwrap(), "--tolerance", "2"]);
+    assert!(err.contains("tolerance"), "{err}");
 
     // A run folder without a model.
     let empty = dir.path().join("untrained");

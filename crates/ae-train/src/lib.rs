@@ -6,6 +6,7 @@
 pub mod atomic_recorder;
 pub mod config;
 pub mod data;
+pub mod deep_clustering;
 pub mod error;
 pub mod evaluate;
 pub mod interrupt;
