@@ -57,6 +57,13 @@ fn train_one_epoch_then_eval_reconstruct_and_sample() {
         (elbo - loss).abs() < 0.1 * loss,
         "eval {elbo} vs training {loss}"
     );
+    // Without corruptions in the run, `--clean` changes nothing.
+    let clean = json(&ae(&["eval", &run_s, "--clean"]));
+    let clean_elbo = clean["metrics"]["negative_elbo"].as_f64().unwrap();
+    assert!(
+        (clean_elbo - elbo).abs() < 1e-6 * elbo,
+        "--clean {clean_elbo} vs {elbo}"
+    );
 
     let picture = dir.path().join("r.png");
     json(&ae(&[
