@@ -21,7 +21,7 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 
-use crate::reduce::{class_count, class_labels, cluster_report};
+use crate::reduce::{class_count, class_labels, cluster_report, latent_plane};
 use crate::shared::{LoadedRun, encode_all, print_json};
 
 /// Arguments of `ae dec`.
@@ -221,12 +221,21 @@ impl BackendTask for DecTask {
         let outcome = refine(clustering, Arc::new(train), &settings, &device, &mut report)?;
 
         let refined = &outcome.model;
+        let method = if settings.reconstruction_weight > 0.0 {
+            "IDEC"
+        } else {
+            "DEC"
+        };
         let batcher = loaded.clean_batcher(evaluated.clone());
         let q = assign_all(refined, &batcher, 1000, &device)?;
         let clusters = hard_assignments(&q, k);
-        let refined_codes = encode_all(&refined.model, &batcher, 1000, &device)?;
+        let refined_codes = Matrix::from_f32(
+            evaluated.len(),
+            latent,
+            &encode_all(&refined.model, &batcher, 1000, &device)?,
+        )?;
         let after_kmeans = cluster_report(
-            &Matrix::from_f32(evaluated.len(), latent, &refined_codes)?,
+            &refined_codes,
             evaluated_labels.as_deref(),
             k,
             args.seed,
@@ -244,6 +253,22 @@ impl BackendTask for DecTask {
 
         let out_run = RunDir::new(&out);
         write_run(&loaded.run, &out_run, &refined.model)?;
+        // The refined code, coloured by label (by cluster when the data has no labels).
+        let picture = out.join(format!("dec-{}.png", args.split));
+        let (colours, names) = match evaluated_labels.as_deref() {
+            Some(labels) => (
+                labels.to_vec(),
+                (!evaluated.class_names.is_empty()).then_some(evaluated.class_names.as_slice()),
+            ),
+            None => (clusters.clone(), None),
+        };
+        ae_plot::scatter_by_label(
+            &picture,
+            &format!("Code after {method} ({} split)", args.split),
+            &latent_plane(&refined_codes)?,
+            Some(&colours),
+            names,
+        )?;
         let centre_values: Vec<f32> = refined
             .centres
             .val()
@@ -258,7 +283,8 @@ impl BackendTask for DecTask {
             "split": args.split,
             "items": evaluated.len(),
             "k": k,
-            "method": if settings.reconstruction_weight > 0.0 { "IDEC" } else { "DEC" },
+            "method": method,
+            "picture": picture,
             "settings": settings,
             "iterations": outcome.iterations,
             "converged": outcome.converged,

@@ -464,6 +464,25 @@ pub(crate) fn class_count(data: &Dataset) -> Option<usize> {
         .map(|labels| labels.iter().collect::<BTreeSet<_>>().len())
 }
 
+/// Codes as points of a plane for a scatter plot: themselves when 1- or 2-D, else their first
+/// two principal components.
+pub(crate) fn latent_plane(latents: &Matrix) -> Result<Vec<(f64, f64)>> {
+    Ok(match latents.cols() {
+        1 => (0..latents.rows())
+            .map(|i| (latents.get(i, 0), 0.0))
+            .collect(),
+        2 => (0..latents.rows())
+            .map(|i| (latents.get(i, 0), latents.get(i, 1)))
+            .collect(),
+        _ => {
+            let projected = Pca::fit(latents, 2)?.transform_k(latents, 2)?;
+            (0..projected.rows())
+                .map(|i| (projected.get(i, 0), projected.get(i, 1)))
+                .collect()
+        }
+    })
+}
+
 /// k-means on `points` and, with labels, accuracy, NMI and ARI.
 pub(crate) fn cluster_report(
     points: &Matrix,
@@ -516,20 +535,7 @@ impl BackendTask for ClusterTask {
         let pca_report =
             cluster_report(&pca_points, labels.as_deref(), k, args.seed, args.restarts)?;
 
-        let plane: Vec<(f64, f64)> = if latent == 2 {
-            (0..latents.rows())
-                .map(|i| (latents.get(i, 0), latents.get(i, 1)))
-                .collect()
-        } else if latent == 1 {
-            (0..latents.rows())
-                .map(|i| (latents.get(i, 0), 0.0))
-                .collect()
-        } else {
-            let projected = Pca::fit(&latents, 2)?.transform_k(&latents, 2)?;
-            (0..projected.rows())
-                .map(|i| (projected.get(i, 0), projected.get(i, 1)))
-                .collect()
-        };
+        let plane = latent_plane(&latents)?;
         let picture = args
             .out
             .clone()

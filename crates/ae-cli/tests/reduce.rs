@@ -291,6 +291,7 @@ fn cluster_blobs_then_encode_round_trips_and_bad_inputs_fail() {
         .map(|v| v.as_u64().unwrap())
         .collect();
     assert_eq!(sizes.iter().sum::<u64>(), 360, "{report}");
+    assert!(image::open(refined.join("dec-train.png")).unwrap().width() > 100);
     let centres = ae_analysis::read_npy_f32(refined.join("centres.npy")).unwrap();
     assert_eq!(centres.shape, vec![4, 2]);
     let saved: serde_json::Value =
