@@ -5,10 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ae_analysis::{
-    KMeans, Matrix, adjusted_rand_index, clustering_accuracy, normalized_mutual_information,
-    write_npy_f32,
-};
+use ae_analysis::{KMeans, Matrix, clustering_accuracy, write_npy_f32};
 use ae_backend::{BackendChoice, BackendTask, run_on};
 use ae_train::RunDir;
 use ae_train::deep_clustering::{
@@ -21,8 +18,8 @@ use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 
-use crate::reduce::{class_count, class_labels, cluster_report, latent_plane};
-use crate::shared::{LoadedRun, encode_all, print_json};
+use crate::reduce::{class_labels, cluster_count, cluster_report, label_agreement, latent_plane};
+use crate::shared::{LoadedRun, encode_all, flat_values, print_json};
 
 /// Arguments of `ae dec`.
 #[derive(Debug, Args)]
@@ -84,15 +81,6 @@ fn default_out(run: &Path) -> PathBuf {
     run.with_file_name(format!("{name}-dec"))
 }
 
-/// Accuracy, NMI and ARI of `clusters` against `labels`.
-fn agreement(labels: &[usize], clusters: &[usize]) -> Result<serde_json::Value> {
-    Ok(serde_json::json!({
-        "accuracy": clustering_accuracy(labels, clusters)?,
-        "nmi": normalized_mutual_information(labels, clusters)?,
-        "ari": adjusted_rand_index(labels, clusters)?,
-    }))
-}
-
 /// Writes the files of a run folder at `out`: the source run's config (with a note), model
 /// config and standardization, then the refined model.
 fn write_run<B: burn::tensor::backend::Backend>(
@@ -152,17 +140,7 @@ impl BackendTask for DecTask {
         let loaded = LoadedRun::<B>::load(&args.run, &device)?;
         let train = loaded.split("train")?;
         let evaluated = loaded.split(&args.split)?;
-        let k = match args.k {
-            Some(0) => bail!("--k must be at least 1"),
-            Some(k) => k,
-            None => class_count(&train).unwrap_or(10),
-        };
-        if train.len() < k {
-            bail!(
-                "the train split has {} items, fewer than k = {k}",
-                train.len()
-            );
-        }
+        let k = cluster_count(args.k, &train, "train")?;
         let latent = loaded.config.model.latent();
         let inner = loaded.model.valid();
 
@@ -246,7 +224,7 @@ impl BackendTask for DecTask {
             sizes[c] += 1;
         }
         let mut after = match evaluated_labels.as_deref() {
-            Some(labels) => agreement(labels, &clusters)?,
+            Some(labels) => label_agreement(labels, &clusters)?,
             None => serde_json::json!({}),
         };
         after["cluster_sizes"] = serde_json::json!(sizes);
@@ -269,13 +247,7 @@ impl BackendTask for DecTask {
             Some(&colours),
             names,
         )?;
-        let centre_values: Vec<f32> = refined
-            .centres
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .to_vec()
-            .map_err(|e| anyhow::anyhow!("cannot read the centres: {e:?}"))?;
+        let centre_values = flat_values(refined.centres.val())?;
         write_npy_f32(out.join("centres.npy"), k, latent, &centre_values)?;
         let summary = serde_json::json!({
             "source_run": args.run,

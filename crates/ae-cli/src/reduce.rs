@@ -455,7 +455,7 @@ struct ClusterTask {
 }
 
 /// The number of classes of `data`: its class names, else its distinct labels.
-pub(crate) fn class_count(data: &Dataset) -> Option<usize> {
+fn class_count(data: &Dataset) -> Option<usize> {
     if !data.class_names.is_empty() {
         return Some(data.class_names.len());
     }
@@ -497,12 +497,42 @@ pub(crate) fn cluster_report(
         "inertia": kmeans.inertia,
     });
     if let Some(labels) = labels {
-        let clusters = &kmeans.assignments;
-        report["accuracy"] = serde_json::json!(clustering_accuracy(labels, clusters)?);
-        report["nmi"] = serde_json::json!(normalized_mutual_information(labels, clusters)?);
-        report["ari"] = serde_json::json!(adjusted_rand_index(labels, clusters)?);
+        let agreement = label_agreement(labels, &kmeans.assignments)?;
+        for key in ["accuracy", "nmi", "ari"] {
+            report[key] = agreement[key].clone();
+        }
     }
     Ok(report)
+}
+
+/// Accuracy (Hungarian matching), NMI and ARI of `clusters` against `labels`.
+pub(crate) fn label_agreement(labels: &[usize], clusters: &[usize]) -> Result<serde_json::Value> {
+    Ok(serde_json::json!({
+        "accuracy": clustering_accuracy(labels, clusters)?,
+        "nmi": normalized_mutual_information(labels, clusters)?,
+        "ari": adjusted_rand_index(labels, clusters)?,
+    }))
+}
+
+/// The number of clusters: `requested`, else the classes of `data`, else 10; at least 1 and no
+/// more than the items of `data` (the split called `split`).
+pub(crate) fn cluster_count(
+    requested: Option<usize>,
+    data: &Dataset,
+    split: &str,
+) -> Result<usize> {
+    let k = match requested {
+        Some(0) => bail!("--k must be at least 1"),
+        Some(k) => k,
+        None => class_count(data).unwrap_or(10),
+    };
+    if data.len() < k {
+        bail!(
+            "the {split} split has {} items, fewer than k = {k}",
+            data.len()
+        );
+    }
+    Ok(k)
 }
 
 impl BackendTask for ClusterTask {
@@ -511,18 +541,7 @@ impl BackendTask for ClusterTask {
         let args = self.args;
         let loaded = LoadedRun::<B::InnerBackend>::load(&args.run, &device)?;
         let data = loaded.split(&args.split)?;
-        let k = match args.k {
-            Some(0) => bail!("--k must be at least 1"),
-            Some(k) => k,
-            None => class_count(&data).unwrap_or(10),
-        };
-        if data.len() < k {
-            bail!(
-                "the {} split has {} items, fewer than k = {k}",
-                args.split,
-                data.len()
-            );
-        }
+        let k = cluster_count(args.k, &data, &args.split)?;
         let labels = class_labels(&data);
         let inputs = input_matrix(&data)?;
         let latents = encode_dataset(&loaded, data.clone(), args.batch_size, &device)?;

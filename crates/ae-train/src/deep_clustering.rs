@@ -316,23 +316,36 @@ pub fn refine<B: AutodiffBackend>(
         let rows = chunk.len();
         let batch: AeBatch<B> = batcher.batch(chunk, device);
         let p = Tensor::<B, 2>::from_data(TensorData::new(target_rows, [rows, k]), device);
-        let q = model.assign(batch.input.clone());
+        // With a reconstruction term the forward pass's code is the one clustered, so the
+        // encoder runs once per step either way.
+        let (q, reconstruction) = if settings.reconstruction_weight > 0.0 {
+            let output = model.model.forward(batch.input, batch.target, 0.0);
+            let code = output.mean.unwrap_or(output.latent);
+            let reconstruction = output.reconstruction_loss.mean() / dim as f64;
+            (
+                soft_assignment(code, model.centres.val()),
+                Some(reconstruction),
+            )
+        } else {
+            (model.assign(batch.input), None)
+        };
         let clustering = (p.clone() * (p.clamp_min(1e-12).log() - q.clamp_min(1e-12).log()))
             .sum_dim(1)
             .mean();
-        let mut loss = clustering.clone();
-        if settings.reconstruction_weight > 0.0 {
-            let output = model.model.forward(batch.input, batch.target, 0.0);
-            let reconstruction = output.reconstruction_loss.mean() / dim as f64;
-            reconstruction_sum += f64::from(read_values(reconstruction.clone())?[0]);
-            loss = loss + reconstruction * settings.reconstruction_weight;
-        }
-        let clustering_value = f64::from(read_values(clustering)?[0]);
+        let (loss, values) = match reconstruction {
+            Some(reconstruction) => (
+                clustering.clone() + reconstruction.clone() * settings.reconstruction_weight,
+                read_values(Tensor::cat(vec![clustering, reconstruction], 0))?,
+            ),
+            None => (clustering.clone(), read_values(clustering)?),
+        };
+        let clustering_value = f64::from(values[0]);
         if !clustering_value.is_finite() {
             return Err(TrainError::Diverged(format!(
                 "the DEC loss became {clustering_value} at step {iteration}"
             )));
         }
+        reconstruction_sum += values.get(1).copied().map_or(0.0, f64::from);
         clustering_sum += clustering_value;
         steps_since_update += 1;
         let gradients = GradientsParams::from_grads(loss.backward(), &model);

@@ -45,20 +45,33 @@ fn blobs() -> (Dataset, Vec<usize>) {
     (data, labels)
 }
 
-/// The codes of every item, row-major.
-fn codes(model: &ClusteringModel<Inner>, data: &Arc<Dataset>) -> Vec<f32> {
+/// Every item of `data` as one clean batch.
+fn whole_batch(data: &Arc<Dataset>) -> ae_data::AeBatch<Inner> {
     let batcher = AeBatcher::new(data.clone(), Vec::new(), false, 0);
-    let batch: ae_data::AeBatch<Inner> = burn::data::dataloader::batcher::Batcher::batch(
+    burn::data::dataloader::batcher::Batcher::batch(
         &batcher,
         (0..data.len()).collect(),
         &Default::default(),
-    );
+    )
+}
+
+/// The codes of every item, row-major.
+fn codes(model: &ClusteringModel<Inner>, data: &Arc<Dataset>) -> Vec<f32> {
     model
         .model
-        .encode(batch.input)
+        .encode(whole_batch(data).input)
         .into_data()
         .to_vec()
         .unwrap()
+}
+
+/// How many items the largest soft assignment puts in their own class's cluster.
+fn in_own_cluster(q: &[f32], labels: &[usize]) -> usize {
+    hard_assignments(q, CLUSTERS)
+        .iter()
+        .zip(labels)
+        .filter(|(a, b)| a == b)
+        .count()
 }
 
 /// Mean squared distance of each code to its class's mean code, over the mean squared
@@ -116,6 +129,13 @@ fn pretrain(mut model: AnyModel<B>, data: &Arc<Dataset>) -> AnyModel<B> {
     model
 }
 
+/// The mean squared reconstruction error per item of the model inside `clustering`.
+fn reconstruction_error(clustering: &ClusteringModel<Inner>, data: &Arc<Dataset>) -> f64 {
+    let batch = whole_batch(data);
+    let output = clustering.model.forward(batch.input, batch.target, 0.0);
+    f64::from(output.squared_error.mean().into_scalar())
+}
+
 /// The mean over items of the largest soft assignment: how sure the clustering is.
 fn mean_confidence(q: &[f32]) -> f64 {
     let rows = q.chunks(CLUSTERS);
@@ -170,7 +190,7 @@ fn dec_tightens_clusters_and_keeps_them_apart() {
         max_iterations: 400,
         ..DecSettings::default()
     };
-    let clustering = ClusteringModel::new(model, &centres, CLUSTERS, &device).unwrap();
+    let clustering = ClusteringModel::new(model.clone(), &centres, CLUSTERS, &device).unwrap();
     let mut seen = 0;
     let outcome = refine(clustering, data.clone(), &settings, &device, |_| seen += 1).unwrap();
     assert_eq!(outcome.iterations, 400);
@@ -188,15 +208,40 @@ fn dec_tightens_clusters_and_keeps_them_apart() {
         confidence_after > confidence_before + 0.05,
         "the mean largest assignment went from {confidence_before:.3} to {confidence_after:.3}"
     );
-    let correct = hard_assignments(&q, CLUSTERS)
-        .iter()
-        .zip(&labels)
-        .filter(|(a, b)| a == b)
-        .count();
+    let correct = in_own_cluster(&q, &labels);
     assert!(
         correct as f64 >= 0.99 * labels.len() as f64,
         "{correct} of {} items in their own class's cluster",
         labels.len()
+    );
+
+    // IDEC: the reconstruction term keeps the decoder working while the code is clustered.
+    let idec_settings = DecSettings {
+        reconstruction_weight: 1.0,
+        ..settings
+    };
+    let clustering = ClusteringModel::new(model, &centres, CLUSTERS, &device).unwrap();
+    let idec = refine(clustering, data.clone(), &idec_settings, &device, |_| {}).unwrap();
+    assert!(
+        idec.updates[1..]
+            .iter()
+            .all(|u| u.reconstruction_loss.is_finite() && u.reconstruction_loss > 0.0),
+        "{:?}",
+        idec.updates
+    );
+    let idec_q = assign_all(&idec.model, &batcher, 100, &device).unwrap();
+    let idec_correct = in_own_cluster(&idec_q, &labels);
+    assert!(
+        idec_correct as f64 >= 0.99 * labels.len() as f64,
+        "{idec_correct}"
+    );
+    let (dec_error, idec_error) = (
+        reconstruction_error(&outcome.model, &data),
+        reconstruction_error(&idec.model, &data),
+    );
+    assert!(
+        idec_error < 0.5 * dec_error,
+        "reconstruction error after IDEC {idec_error:.4}, after DEC {dec_error:.4}"
     );
 }
 
