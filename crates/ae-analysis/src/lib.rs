@@ -9,6 +9,8 @@
 //! - [`pca`]: principal component analysis via the covariance eigenproblem.
 //! - [`subspace`]: orthonormal bases and principal angles between subspaces.
 //! - [`kmeans`]: k-means++ seeded Lloyd clustering with restarts.
+//! - [`neighbors`]: exact k nearest neighbours.
+//! - [`umap`]: UMAP embeddings (a neighbour graph laid out in a few dimensions).
 //! - [`assignment`]: Hungarian (minimum-cost) assignment.
 //! - [`cluster_metrics`]: clustering accuracy, NMI and ARI.
 //! - [`roc`]: AUROC, average precision, ROC curves, percentiles, thresholds.
@@ -28,11 +30,13 @@ pub mod gmm;
 pub mod image_quality;
 pub mod kmeans;
 pub mod matrix;
+pub mod neighbors;
 pub mod npy;
 pub mod pca;
 pub mod roc;
 pub mod stats;
 pub mod subspace;
+pub mod umap;
 
 mod rng;
 
@@ -47,6 +51,7 @@ pub use gmm::GaussianMixture;
 pub use image_quality::{median_filter_3x3, psnr, ssim};
 pub use kmeans::KMeans;
 pub use matrix::Matrix;
+pub use neighbors::NearestNeighbors;
 pub use npy::{
     NpyArray, NpyF32, NpyRowWriter, read_npy_f32, read_npy_i64, write_npy_f32, write_npy_i64,
 };
@@ -54,3 +59,4 @@ pub use pca::Pca;
 pub use roc::{auroc, average_precision, percentile, roc_curve, threshold_for_contamination};
 pub use stats::{average_ranks, median, pearson, spearman};
 pub use subspace::{orthonormal_basis, principal_angles_degrees};
+pub use umap::{Umap, UmapSettings, curve_parameters};

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ae_analysis::{
-    AtomicFile, KMeans, Matrix, NpyRowWriter, Pca, adjusted_rand_index, clustering_accuracy,
-    normalized_mutual_information, principal_angles_degrees, write_npy_i64,
+    AtomicFile, KMeans, Matrix, NpyRowWriter, Pca, Umap, UmapSettings, adjusted_rand_index,
+    clustering_accuracy, normalized_mutual_information, principal_angles_degrees, write_npy_i64,
 };
 use ae_backend::{BackendChoice, BackendTask, run_on};
 use ae_data::Dataset;
@@ -443,6 +443,89 @@ pub struct ClusterArgs {
     /// Output PNG (default: RUN/cluster-<split>.png).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also run k-means on a UMAP embedding of the code and of the PCA points (the N2D
+    /// recipe), and draw the code's 2-D UMAP beside the cluster picture (umap-<split>.png).
+    #[arg(long)]
+    pub umap: bool,
+    /// Dimensions of the UMAP embedding that is clustered (default: the number of clusters).
+    #[arg(long, requires = "umap")]
+    pub umap_dims: Option<usize>,
+    /// Neighbours per item in UMAP's graph.
+    #[arg(long, default_value_t = 20, requires = "umap")]
+    pub umap_neighbors: usize,
+    /// UMAP's min_dist, in [0, 1): 0 packs each cluster tightest.
+    #[arg(long, default_value_t = 0.0, requires = "umap")]
+    pub umap_min_dist: f64,
+    /// UMAP's optimization epochs (default: 500 up to 10,000 items, else 200).
+    #[arg(long, requires = "umap")]
+    pub umap_epochs: Option<usize>,
+}
+
+impl ClusterArgs {
+    /// UMAP settings for an embedding of `components` dimensions.
+    fn umap_settings(&self, components: usize) -> UmapSettings {
+        UmapSettings {
+            neighbors: self.umap_neighbors,
+            components,
+            min_dist: self.umap_min_dist,
+            epochs: self.umap_epochs,
+            seed: self.seed,
+            ..UmapSettings::default()
+        }
+    }
+
+    /// Checks the UMAP flags against a split of `items` items.
+    fn check_umap(&self, items: usize) -> Result<()> {
+        if self.umap_neighbors < 2 {
+            bail!("--umap-neighbors must be at least 2");
+        }
+        if items <= self.umap_neighbors {
+            bail!(
+                "--umap-neighbors {} needs more items than that; the {} split has {items}",
+                self.umap_neighbors,
+                self.split
+            );
+        }
+        if self.umap_dims == Some(0) {
+            bail!("--umap-dims must be at least 1");
+        }
+        if !(0.0..1.0).contains(&self.umap_min_dist) {
+            bail!(
+                "--umap-min-dist must be in [0, 1), got {}",
+                self.umap_min_dist
+            );
+        }
+        if self.umap_epochs == Some(0) {
+            bail!("--umap-epochs must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Embeds `points` with UMAP and clusters the embedding: the [`cluster_report`] plus the UMAP
+/// settings used. Returns the report and the embedding.
+fn umap_cluster_report(
+    points: &Matrix,
+    settings: &UmapSettings,
+    labels: Option<&[usize]>,
+    k: usize,
+    restarts: usize,
+    what: &str,
+) -> Result<(serde_json::Value, Matrix)> {
+    eprintln!(
+        "UMAP of the {what} ({} items, {} neighbours, {} dimensions)...",
+        points.rows(),
+        settings.neighbors,
+        settings.components
+    );
+    let umap = Umap::fit(points, settings).with_context(|| format!("UMAP of the {what}"))?;
+    let mut report = cluster_report(&umap.embedding, labels, k, settings.seed, restarts)?;
+    report["input_dim"] = points.cols().into();
+    report["neighbors"] = settings.neighbors.into();
+    report["min_dist"] = settings.min_dist.into();
+    report["epochs"] = umap.epochs.into();
+    report["graph_edges"] = umap.edges.into();
+    Ok((report, umap.embedding))
 }
 
 /// Runs `ae cluster`.
@@ -549,6 +632,9 @@ impl BackendTask for ClusterTask {
         let pca_dim = latent.min(data.dim());
         let pca = Pca::fit(&input_matrix(&loaded.data.train)?, pca_dim)?;
         let pca_points = pca.transform_k(&inputs, pca_dim.min(pca.n_components()))?;
+        if args.umap {
+            args.check_umap(data.len())?;
+        }
         let latent_report =
             cluster_report(&latents, labels.as_deref(), k, args.seed, args.restarts)?;
         let pca_report =
@@ -569,7 +655,7 @@ impl BackendTask for ClusterTask {
             )
         };
         ae_plot::scatter_by_label(&picture, &title, &plane, labels.as_deref(), names)?;
-        print_json(&serde_json::json!({
+        let mut report = serde_json::json!({
             "run": args.run,
             "split": args.split,
             "items": data.len(),
@@ -577,6 +663,46 @@ impl BackendTask for ClusterTask {
             "latent": latent_report,
             "pca": pca_report,
             "picture": picture,
-        }))
+        });
+        if args.umap {
+            let settings = args.umap_settings(args.umap_dims.unwrap_or(k));
+            let (latent_umap, embedding) = umap_cluster_report(
+                &latents,
+                &settings,
+                labels.as_deref(),
+                k,
+                args.restarts,
+                "code",
+            )?;
+            let (pca_umap, _) = umap_cluster_report(
+                &pca_points,
+                &settings,
+                labels.as_deref(),
+                k,
+                args.restarts,
+                "PCA points",
+            )?;
+            let plane_embedding = if settings.components == 2 {
+                embedding
+            } else {
+                eprintln!("UMAP of the code in 2 dimensions for the picture...");
+                Umap::fit(&latents, &args.umap_settings(2))?.embedding
+            };
+            let umap_picture = picture
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(format!("umap-{}.png", args.split));
+            ae_plot::scatter_by_label(
+                &umap_picture,
+                &format!("UMAP of the code ({} split)", args.split),
+                &latent_plane(&plane_embedding)?,
+                labels.as_deref(),
+                names,
+            )?;
+            report["latent_umap"] = latent_umap;
+            report["pca_umap"] = pca_umap;
+            report["umap_picture"] = serde_json::json!(umap_picture);
+        }
+        print_json(&report)
     }
 }

@@ -225,6 +225,48 @@ fn cluster_blobs_then_encode_round_trips_and_bad_inputs_fail() {
     let picture = run.join("cluster-train.png");
     assert!(image::open(&picture).unwrap().width() > 100);
 
+    // --umap: k-means on a UMAP embedding of the code (and of the PCA points) as well.
+    let report = json(&ae(&[
+        "cluster",
+        run.to_str().unwrap(),
+        "--split",
+        "train",
+        "--umap",
+        "--umap-neighbors",
+        "10",
+        "--umap-epochs",
+        "100",
+    ]));
+    let umap = &report["latent_umap"];
+    assert_eq!(umap["accuracy"].as_f64(), Some(1.0), "{report}");
+    assert_eq!(umap["dim"].as_u64(), Some(4), "{report}");
+    assert_eq!(umap["input_dim"].as_u64(), Some(2), "{report}");
+    assert_eq!(umap["neighbors"].as_u64(), Some(10), "{report}");
+    assert!(
+        umap["graph_edges"].as_u64().unwrap() >= 360 * 10 / 2,
+        "{report}"
+    );
+    assert_eq!(
+        report["pca_umap"]["accuracy"].as_f64(),
+        Some(1.0),
+        "{report}"
+    );
+    assert!(image::open(run.join("umap-train.png")).unwrap().width() > 100);
+    let bad_flags: [(&[&str], &[&str]); 3] = [
+        (
+            &["--umap", "--umap-neighbors", "100"],
+            &["--umap-neighbors 100", "test split"],
+        ),
+        (&["--umap", "--umap-min-dist", "1.5"], &["--umap-min-dist"]),
+        (&["--umap-dims", "3"], &["--umap"]),
+    ];
+    for (flags, expected) in bad_flags {
+        let mut args = vec!["cluster", run.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let err = fails(&args);
+        assert!(expected.iter().all(|e| err.contains(e)), "{flags:?}: {err}");
+    }
+
     // encode: .npy and .csv agree, with labels.
     let out = dir.path().join("codes");
     let report = json(&ae(&[

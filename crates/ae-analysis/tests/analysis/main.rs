@@ -15,3 +15,4 @@ mod pca;
 mod roc;
 mod stats;
 mod subspace;
+mod umap;
