@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use ae_analysis::AtomicFile;
+use ae_analysis::{AtomicFile, NearestNeighbors};
 use ae_analysis::{
     auroc, average_precision, median, percentile, roc_curve, threshold_for_contamination,
 };
@@ -16,6 +16,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::reduce::input_matrix;
 use crate::shared::{LoadedRun, print_json, score_items, stream_items, write_line};
 
 /// Arguments of `ae anomaly`.
@@ -118,6 +119,11 @@ pub struct EvalArgs {
     /// Items scored at once.
     #[arg(long, default_value_t = 500)]
     pub batch_size: usize,
+    /// Also score with a baseline that needs no model: the mean distance from each item to its
+    /// K nearest training items of the run, in input space (PyOD's KNN detector). Its AUROC
+    /// and AUPRC are reported beside the model's, and its curve drawn on the same plot.
+    #[arg(long, value_name = "K")]
+    pub knn_baseline: Option<usize>,
 }
 
 /// Runs `ae anomaly`.
@@ -423,6 +429,13 @@ fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
             labels.len()
         );
     }
+    if args.knn_baseline == Some(0) {
+        bail!("--knn-baseline must be at least 1");
+    }
+    let knn_scores = match args.knn_baseline {
+        Some(k) => Some(knn_distances(&loaded, &data, k)?),
+        None => None,
+    };
     let scores = compute_scores(&loaded, data, kind, args.batch_size, device)?;
     let area = auroc(&scores, &is_anomaly)?;
     let precision_area = average_precision(&scores, &is_anomaly)?;
@@ -436,12 +449,25 @@ fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
         "Anomalies: normal classes {normal:?}, score {}",
         kind.name()
     );
-    ae_plot::roc_plot(
-        &out,
-        &title,
-        &[(format!("{} (AUROC {area:.3})", kind.name()), points)],
-    )
-    .with_context(|| format!("cannot draw {}", out.display()))?;
+    let mut curves = vec![(format!("{} (AUROC {area:.3})", kind.name()), points)];
+    let knn_baseline = match (&knn_scores, args.knn_baseline) {
+        (Some(distances), Some(k)) => {
+            let knn_area = auroc(distances, &is_anomaly)?;
+            let knn_curve = roc_curve(distances, &is_anomaly)?;
+            curves.push((
+                format!("{k}-NN (AUROC {knn_area:.3})"),
+                knn_curve.iter().map(|&(fpr, tpr, _)| (fpr, tpr)).collect(),
+            ));
+            Some(json!({
+                "k": k,
+                "auroc": knn_area,
+                "auprc": average_precision(distances, &is_anomaly)?,
+            }))
+        }
+        _ => None,
+    };
+    ae_plot::roc_plot(&out, &title, &curves)
+        .with_context(|| format!("cannot draw {}", out.display()))?;
     let at_threshold = fitted.filter(|f| f.score == kind).map(|f| {
         let flagged: Vec<bool> = scores.iter().map(|&s| s > f.threshold).collect();
         let true_positives = flagged
@@ -477,5 +503,24 @@ fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
         "auprc": precision_area,
         "roc": out,
         "at_threshold": at_threshold,
+        "knn_baseline": knn_baseline,
     }))
+}
+
+/// The mean distance from each item of `data` to its `k` nearest training items of the run,
+/// in the model's input space.
+fn knn_distances<B: Backend>(loaded: &LoadedRun<B>, data: &Dataset, k: usize) -> Result<Vec<f64>> {
+    let reference = input_matrix(&loaded.data.train)?;
+    if reference.rows() < k {
+        bail!(
+            "--knn-baseline {k} needs at least {k} training items; {} has {}",
+            loaded.run.path().display(),
+            reference.rows()
+        );
+    }
+    let neighbors = NearestNeighbors::query(&reference, &input_matrix(data)?, k)
+        .context("the k-nearest-neighbour baseline")?;
+    Ok((0..neighbors.len())
+        .map(|i| neighbors.distances(i).iter().sum::<f64>() / k as f64)
+        .collect())
 }

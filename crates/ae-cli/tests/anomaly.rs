@@ -252,6 +252,20 @@ learning_rate = 0.01
     assert!(anomalies > 0 && anomalies < items, "{eval}");
     assert_eq!(eval["auroc"], 1.0, "{eval}");
     assert_eq!(eval["auprc"], 1.0, "{eval}");
+    assert!(eval["knn_baseline"].is_null(), "{eval}");
+    // The k-nearest-neighbour baseline: the far rows are far from every training row too.
+    let with_knn = ok(&["anomaly", "eval", &run_s, "--knn-baseline", "3"]);
+    assert_eq!(with_knn["auroc"], eval["auroc"], "{with_knn}");
+    assert_eq!(with_knn["knn_baseline"]["k"], 3, "{with_knn}");
+    assert_eq!(with_knn["knn_baseline"]["auroc"], 1.0, "{with_knn}");
+    assert_eq!(with_knn["knn_baseline"]["auprc"], 1.0, "{with_knn}");
+    let err = fails(&["anomaly", "eval", &run_s, "--knn-baseline", "0"]);
+    assert!(err.contains("--knn-baseline"), "{err}");
+    let err = fails(&["anomaly", "eval", &run_s, "--knn-baseline", "100000"]);
+    assert!(
+        err.contains("--knn-baseline 100000") && err.contains("training items"),
+        "{err}"
+    );
 
     // Another table of the same columns: the far rows are flagged.
     let other = dir.path().join("other.csv");
