@@ -625,6 +625,9 @@ impl BackendTask for ClusterTask {
         let loaded = LoadedRun::<B::InnerBackend>::load(&args.run, &device)?;
         let data = loaded.split(&args.split)?;
         let k = cluster_count(args.k, &data, &args.split)?;
+        if args.umap {
+            args.check_umap(data.len())?;
+        }
         let labels = class_labels(&data);
         let inputs = input_matrix(&data)?;
         let latents = encode_dataset(&loaded, data.clone(), args.batch_size, &device)?;
@@ -632,9 +635,6 @@ impl BackendTask for ClusterTask {
         let pca_dim = latent.min(data.dim());
         let pca = Pca::fit(&input_matrix(&loaded.data.train)?, pca_dim)?;
         let pca_points = pca.transform_k(&inputs, pca_dim.min(pca.n_components()))?;
-        if args.umap {
-            args.check_umap(data.len())?;
-        }
         let latent_report =
             cluster_report(&latents, labels.as_deref(), k, args.seed, args.restarts)?;
         let pca_report =
