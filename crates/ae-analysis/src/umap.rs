@@ -250,16 +250,16 @@ pub fn curve_parameters(min_dist: f64, spread: f64) -> Result<(f64, f64)> {
 /// One undirected edge of the fuzzy graph: two point indices and the membership in `(0, 1]`.
 type Edge = (usize, usize, f64);
 
+/// The membership of a neighbour at distance `d` in a neighbourhood with parameters ρ and σ.
+fn membership(d: f64, rho: f64, sigma: f64) -> f64 {
+    (-(d - rho).max(0.0) / sigma).exp()
+}
+
 /// ρ (the distance to the nearest neighbour at a positive distance, else 0) and σ such that
-/// `Σ exp(-max(d - ρ, 0) / σ) = target` over the given ascending `distances`.
+/// `Σ membership(d, ρ, σ) = target` over the given ascending `distances`.
 fn calibrate(distances: &[f64], target: f64, sigma_floor: f64) -> (f64, f64) {
     let rho = distances.iter().copied().find(|&d| d > 0.0).unwrap_or(0.0);
-    let total = |sigma: f64| -> f64 {
-        distances
-            .iter()
-            .map(|&d| (-(d - rho).max(0.0) / sigma).exp())
-            .sum()
-    };
+    let total = |sigma: f64| -> f64 { distances.iter().map(|&d| membership(d, rho, sigma)).sum() };
     let (mut low, mut high, mut sigma) = (0.0f64, f64::INFINITY, 1.0f64);
     for _ in 0..64 {
         let value = total(sigma);
@@ -304,7 +304,7 @@ fn fuzzy_graph(neighbors: &NearestNeighbors) -> Vec<Edge> {
         let distances = neighbors.distances(i);
         let (rho, sigma) = calibrate(distances, target, sigma_floor);
         for (&j, &d) in neighbors.indices(i).iter().zip(distances) {
-            let weight = (-(d - rho).max(0.0) / sigma).exp();
+            let weight = membership(d, rho, sigma);
             directed.push((i.min(j), i.max(j), i < j, weight));
         }
     }
@@ -386,7 +386,7 @@ fn initial_layout(
         }
         layout
     };
-    let extent = layout.data().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let extent = largest_magnitude(layout.data());
     let scale = if extent > 0.0 {
         INITIAL_EXTENT / extent
     } else {
@@ -483,7 +483,7 @@ fn piece_positions(
             positions.set(p, c, eigen.vectors.get(p, column));
         }
     }
-    let extent = positions.data().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let extent = largest_magnitude(positions.data());
     if extent > 0.0 {
         positions.data_mut().iter_mut().for_each(|v| *v /= extent);
     }
@@ -549,14 +549,16 @@ fn spectral_coordinates(
             }
         }
     }
-    let extent = coordinates
-        .data()
-        .iter()
-        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let extent = largest_magnitude(coordinates.data());
     if extent > 0.0 {
         coordinates.data_mut().iter_mut().for_each(|v| *v /= extent);
     }
     Ok(coordinates)
+}
+
+/// The largest absolute value in `values` (0 for none).
+fn largest_magnitude(values: &[f64]) -> f64 {
+    values.iter().fold(0.0f64, |m, v| m.max(v.abs()))
 }
 
 /// `out = (I + N) v / 2` for every vector of the column-major block `vectors`.

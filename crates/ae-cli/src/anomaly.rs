@@ -433,7 +433,7 @@ fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
         bail!("--knn-baseline must be at least 1");
     }
     let knn_scores = match args.knn_baseline {
-        Some(k) => Some(knn_distances(&loaded, &data, k)?),
+        Some(k) => Some((k, knn_distances(&loaded, &data, k)?)),
         None => None,
     };
     let scores = compute_scores(&loaded, data, kind, args.batch_size, device)?;
@@ -444,19 +444,18 @@ fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| loaded.run.path().join("roc.png"));
-    let points: Vec<(f64, f64)> = curve.iter().map(|&(fpr, tpr, _)| (fpr, tpr)).collect();
+    let points = roc_points(&curve);
     let title = format!(
         "Anomalies: normal classes {normal:?}, score {}",
         kind.name()
     );
     let mut curves = vec![(format!("{} (AUROC {area:.3})", kind.name()), points)];
-    let knn_baseline = match (&knn_scores, args.knn_baseline) {
-        (Some(distances), Some(k)) => {
+    let knn_baseline = match &knn_scores {
+        Some((k, distances)) => {
             let knn_area = auroc(distances, &is_anomaly)?;
-            let knn_curve = roc_curve(distances, &is_anomaly)?;
             curves.push((
                 format!("{k}-NN (AUROC {knn_area:.3})"),
-                knn_curve.iter().map(|&(fpr, tpr, _)| (fpr, tpr)).collect(),
+                roc_points(&roc_curve(distances, &is_anomaly)?),
             ));
             Some(json!({
                 "k": k,
@@ -464,7 +463,7 @@ fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
                 "auprc": average_precision(distances, &is_anomaly)?,
             }))
         }
-        _ => None,
+        None => None,
     };
     ae_plot::roc_plot(&out, &title, &curves)
         .with_context(|| format!("cannot draw {}", out.display()))?;
@@ -505,6 +504,11 @@ fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
         "at_threshold": at_threshold,
         "knn_baseline": knn_baseline,
     }))
+}
+
+/// The (false positive rate, true positive rate) points of a ROC curve.
+fn roc_points(curve: &[(f64, f64, f64)]) -> Vec<(f64, f64)> {
+    curve.iter().map(|&(fpr, tpr, _)| (fpr, tpr)).collect()
 }
 
 /// The mean distance from each item of `data` to its `k` nearest training items of the run,
