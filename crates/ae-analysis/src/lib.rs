@@ -14,7 +14,7 @@
 //! - [`assignment`]: Hungarian (minimum-cost) assignment.
 //! - [`cluster_metrics`]: clustering accuracy, NMI and ARI.
 //! - [`roc`]: AUROC, average precision, ROC curves, percentiles, thresholds.
-//! - [`image_quality`]: PSNR, SSIM and a 3x3 median filter.
+//! - [`image_quality`]: PSNR, SSIM, total variation and a 3x3 median filter.
 //! - [`gmm`]: full-covariance Gaussian mixtures fitted with EM.
 //! - [`stats`]: Pearson and Spearman correlation, median, average ranks.
 //! - [`npy`]: NumPy `.npy` (version 1.0) reading and atomic writing.
@@ -48,7 +48,7 @@ pub use cluster_metrics::{
 pub use eigen::{SymmetricEigen, symmetric_eigen};
 pub use error::{AnalysisError, Result};
 pub use gmm::GaussianMixture;
-pub use image_quality::{median_filter_3x3, psnr, ssim};
+pub use image_quality::{median_filter_3x3, psnr, ssim, total_variation};
 pub use kmeans::KMeans;
 pub use matrix::Matrix;
 pub use neighbors::NearestNeighbors;

@@ -97,6 +97,7 @@ fn manifold_config(args: &ManifoldArgs, source: DataSource, seed: u64) -> Experi
                 final_fraction: 0.01,
             },
             checkpoints_kept: 1,
+            rbm_pretraining: None,
             ..TrainingConfig::default()
         },
     }

@@ -63,6 +63,23 @@ fn pairwise_auroc(scores: &[f64], is_anomaly: &[bool]) -> f64 {
     wins / (anomalies.len() * normal.len()) as f64
 }
 
+/// Sum of absolute differences between horizontally and vertically neighbouring pixels.
+fn hand_total_variation(image: &[f32], height: usize, width: usize) -> f64 {
+    let at = |y: usize, x: usize| f64::from(image[y * width + x]);
+    let mut sum = 0.0;
+    for y in 0..height {
+        for x in 0..width {
+            if x + 1 < width {
+                sum += (at(y, x + 1) - at(y, x)).abs();
+            }
+            if y + 1 < height {
+                sum += (at(y + 1, x) - at(y, x)).abs();
+            }
+        }
+    }
+    sum
+}
+
 #[test]
 fn one_class_mnist_fit_score_eval() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,6 +178,43 @@ fn one_class_mnist_fit_score_eval() {
         .unwrap();
     assert!((fraction - 0.10).abs() < 0.005, "{fraction}");
 
+    // The error per unit of edge: each test image's score times its total variation (worked
+    // out here by hand) gives back its plain reconstruction error.
+    let fit = ok(&[
+        "anomaly",
+        "fit",
+        &run_s,
+        "--score",
+        "error-per-tv",
+        "--contamination",
+        "0.05",
+    ]);
+    assert_eq!(fit["anomaly"]["score"], "error-per-tv");
+    let tv_csv = dir.path().join("tv.csv");
+    let report = ok(&["anomaly", "score", &run_s, "--out", &path_str(&tv_csv)]);
+    assert_eq!(report["score"], "error-per-tv");
+    let per_tv = read_scores(&tv_csv);
+    let images = ae_data::mnist::load_mnist(
+        Path::new(&datasets()),
+        ae_data::mnist::MnistKind::Mnist,
+        ae_data::mnist::MnistSplit::Test,
+    )
+    .unwrap();
+    for i in [0, 1, 2, 500, 9_999] {
+        let tv = hand_total_variation(&images.input(i), 28, 28);
+        let error = per_tv[i].score * (tv + 1.0 / 255.0);
+        assert!(
+            (error - rows[i].score).abs() < 1e-6 * rows[i].score.max(1.0),
+            "item {i}: {error} vs {}",
+            rows[i].score
+        );
+    }
+    let eval_tv = ok(&["anomaly", "eval", &run_s]);
+    let area_tv = eval_tv["auroc"].as_f64().unwrap();
+    assert!(area_tv > 0.5 && area_tv != area, "{area_tv} vs {area}");
+    let scores_tv: Vec<f64> = per_tv.iter().map(|r| r.score).collect();
+    assert!((pairwise_auroc(&scores_tv, &is_anomaly) - area_tv).abs() < 1e-9);
+
     let err = fails(&["anomaly", "fit", &run_s, "--score", "elbo"]);
     assert!(err.contains("elbo") && err.contains("VAE"), "{err}");
     let err = fails(&["anomaly", "fit", &run_s, "--contamination", "1.5"]);
@@ -253,6 +307,11 @@ learning_rate = 0.01
     assert_eq!(eval["auroc"], 1.0, "{eval}");
     assert_eq!(eval["auprc"], 1.0, "{eval}");
     assert!(eval["knn_baseline"].is_null(), "{eval}");
+    let err = fails(&["anomaly", "eval", &run_s, "--score", "error-per-tv"]);
+    assert!(
+        err.contains("error-per-tv") && err.contains("needs images"),
+        "{err}"
+    );
     // The k-nearest-neighbour baseline: the far rows are far from every training row too.
     let with_knn = ok(&["anomaly", "eval", &run_s, "--knn-baseline", "3"]);
     assert_eq!(with_knn["auroc"], eval["auroc"], "{with_knn}");

@@ -769,7 +769,8 @@ impl Chart {
                 m.max_rows(f.height()),
             ),
             _ => {
-                let max_text = (f.width() as i32 / 2 - 2 * m.pad_x - m.swatch_w - m.gap).max(6 * s);
+                let max_text =
+                    (f.width() as i32 * 2 / 3 - 2 * m.pad_x - m.swatch_w - m.gap).max(6 * s);
                 self.legend_box(scale, max_text as u32, m.max_rows(f.height()))
             }
         };

@@ -9,6 +9,7 @@ use ae_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::pretraining::RbmPretraining;
 use crate::schedule::LrSchedule;
 
 /// Where the data comes from.
@@ -207,6 +208,9 @@ pub struct TrainingConfig {
     /// Epoch checkpoints to keep (the best by validation loss is kept as well).
     #[serde(default = "default_kept")]
     pub checkpoints_kept: usize,
+    /// Start a logistic MLP autoencoder from a stack of RBMs trained layer by layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rbm_pretraining: Option<RbmPretraining>,
 }
 
 impl Default for TrainingConfig {
@@ -223,6 +227,7 @@ impl Default for TrainingConfig {
             early_stopping_patience: None,
             num_workers: default_workers(),
             checkpoints_kept: default_kept(),
+            rbm_pretraining: None,
         }
     }
 }
@@ -319,6 +324,9 @@ impl ExperimentConfig {
         }
         if t.num_workers == 0 {
             return invalid("training.num_workers must be at least 1".into());
+        }
+        if let Some(pretraining) = &t.rbm_pretraining {
+            pretraining.validate(&self.model)?;
         }
         let d = &self.data;
         for c in &d.corruptions {
@@ -459,5 +467,35 @@ epochs = 2
                 .to_string();
             assert!(e.contains("bad.toml") && e.contains(needle), "{to}: {e}");
         }
+    }
+
+    #[test]
+    fn rbm_pretraining_fills_defaults_and_needs_a_logistic_autoencoder() {
+        let logistic = GOOD
+            .replace("model = \"vae\"", "model = \"autoencoder\"")
+            .replace("[400] }", "[400], activation = \"sigmoid\" }")
+            .replace("epochs = 2", "epochs = 2\nrbm_pretraining = { epochs = 3 }");
+        let c = ExperimentConfig::from_toml(&logistic, Path::new("good.toml")).unwrap();
+        let settings = c.training.rbm_pretraining.clone().unwrap();
+        assert_eq!(
+            (settings.epochs, settings.batch_size, settings.learning_rate),
+            (3, 100, 0.1)
+        );
+        let again = ExperimentConfig::from_toml(&c.to_toml().unwrap(), Path::new("x")).unwrap();
+        assert_eq!(again.training, c.training);
+
+        let vae = GOOD.replace("epochs = 2", "epochs = 2\nrbm_pretraining = {}");
+        let e = ExperimentConfig::from_toml(&vae, Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad.toml") && e.contains("rbm_pretraining") && e.contains("sigmoid"),
+            "{e}"
+        );
+        let typo = logistic.replace("{ epochs = 3 }", "{ epochz = 3 }");
+        let e = ExperimentConfig::from_toml(&typo, Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("epochz"), "{e}");
     }
 }

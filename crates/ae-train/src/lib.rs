@@ -14,6 +14,8 @@ pub mod log_likelihood;
 pub mod logger;
 pub mod metrics;
 pub mod pictures;
+pub mod pretraining;
+pub mod rbm;
 pub mod renderer;
 pub mod resources;
 pub mod run_dir;

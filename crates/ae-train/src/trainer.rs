@@ -27,6 +27,7 @@ use crate::data::{PreparedData, prepare};
 use crate::interrupt::CtrlCWatch;
 use crate::logger::CsvMetricLogger;
 use crate::metrics::{DivergenceWatch, Stat, StatMetric};
+use crate::pretraining::{RbmEpoch, pretrain_autoencoder};
 use crate::renderer::LineRenderer;
 use crate::run_dir::write_atomic;
 use crate::schedule::Scheduler;
@@ -64,6 +65,9 @@ pub struct TrainSummary {
     pub validation: EvalMetrics,
     /// Peak resident memory of the process in MiB (Linux only).
     pub peak_memory_mib: Option<f64>,
+    /// The last epoch of each pretrained RBM (empty without `training.rbm_pretraining`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rbm_pretraining: Vec<RbmEpoch>,
 }
 
 /// The model config with its input shape taken from the data.
@@ -160,7 +164,7 @@ pub fn train<B: AutodiffBackend>(
     }
 
     B::seed(&device, config.seed);
-    let model: AnyModel<B> = resolved.model.init(&device)?;
+    let mut model: AnyModel<B> = resolved.model.init(&device)?;
     let is_vae = model.as_vae().is_some();
 
     // The test split is not used while training: free it now (it can be a full copy).
@@ -170,6 +174,37 @@ pub fn train<B: AutodiffBackend>(
     drop(test);
     let train_data = Arc::new(train);
     let valid_data = Arc::new(valid);
+    let mut pretrained = Vec::new();
+    if let (Some(settings), None) = (&training.rbm_pretraining, resume_epoch) {
+        let AnyModel::Autoencoder(autoencoder) = model else {
+            return Err(TrainError::Invalid(
+                "training.rbm_pretraining needs model = \"autoencoder\"".into(),
+            ));
+        };
+        let pretrained_model = pretrain_autoencoder(
+            autoencoder,
+            &train_data,
+            settings,
+            config.seed,
+            |e| {
+                println!(
+                    "pretraining RBM {}/{} ({}-{}) epoch {}/{}: reconstruction error {:.3} ({:.0} s)",
+                    e.layer,
+                    e.layers,
+                    e.visible,
+                    e.hidden,
+                    e.epoch,
+                    e.epochs,
+                    e.reconstruction_error,
+                    e.seconds
+                );
+                if e.epoch == e.epochs {
+                    pretrained.push(e.clone());
+                }
+            },
+        )?;
+        model = AnyModel::Autoencoder(pretrained_model);
+    }
     let train_batcher = config.data.batcher(train_data.clone(), config.seed);
     let valid_batcher = config
         .data
@@ -292,6 +327,7 @@ pub fn train<B: AutodiffBackend>(
         items_per_second: (epochs_run * train_data.len()) as f64 / seconds.max(1e-9),
         validation,
         peak_memory_mib: crate::resources::peak_resident_mib(),
+        rbm_pretraining: pretrained,
     };
     let json =
         serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Invalid(e.to_string()))?;

@@ -1,4 +1,4 @@
-use ae_analysis::{AnalysisError, median_filter_3x3, psnr, ssim};
+use ae_analysis::{AnalysisError, median_filter_3x3, psnr, ssim, total_variation};
 use rand::RngExt;
 
 use crate::common::{assert_close, rng};
@@ -152,4 +152,32 @@ fn median_hand_values_with_replicated_edges() {
     // Bottom-right corner sees 5,6,6 / 8,9,9 / 8,9,9 → 8.
     assert_eq!(out[8], 8.0);
     assert!(median_filter_3x3(&img, 1, 3, 4).is_err());
+}
+
+#[test]
+fn total_variation_of_known_images() {
+    // Constant: no edges.
+    assert_eq!(total_variation(&[0.7f32; 12], 1, 3, 4).unwrap(), 0.0);
+    // One interior pixel of 0.5 on zero: four edges of 0.5.
+    let mut dot = vec![0.0f32; 9];
+    dot[4] = 0.5;
+    assert_close(total_variation(&dot, 1, 3, 3).unwrap(), 2.0, 1e-12);
+    // A corner pixel has two neighbours only.
+    let mut corner = vec![0.0f32; 9];
+    corner[0] = 1.0;
+    assert_close(total_variation(&corner, 1, 3, 3).unwrap(), 2.0, 1e-12);
+    // A 4x4 checkerboard of 0/1: 3 differences per row and per column, 4 rows and 4 columns.
+    let board: Vec<f32> = (0..16).map(|i| ((i / 4 + i % 4) % 2) as f32).collect();
+    assert_close(total_variation(&board, 1, 4, 4).unwrap(), 24.0, 1e-12);
+    // Channels add up, and are not differenced against each other.
+    let two: Vec<f32> = board.iter().chain(&[0.25f32; 16]).copied().collect();
+    assert_close(total_variation(&two, 2, 4, 4).unwrap(), 24.0, 1e-12);
+    // A vertical step is counted once per row, never across rows.
+    let step: Vec<f32> = (0..6).map(|i| if i % 3 == 2 { 1.0 } else { 0.0 }).collect();
+    assert_close(total_variation(&step, 1, 2, 3).unwrap(), 2.0, 1e-12);
+    assert!(matches!(
+        total_variation(&board, 1, 3, 4),
+        Err(AnalysisError::ShapeMismatch { .. })
+    ));
+    assert!(total_variation(&[], 1, 0, 4).is_err());
 }
