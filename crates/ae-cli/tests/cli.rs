@@ -658,3 +658,59 @@ fn weights_of_another_architecture_are_refused_with_a_clear_error() {
     let err = fails(&["eval", &deeper.display().to_string(), "--limit", "10"]);
     assert!(err.contains("do not fit"), "{err}");
 }
+
+#[test]
+fn rbm_pretraining_shows_progress_and_repeats_from_its_seed() {
+    // The shipped deep-ae-mnist recipe, shrunk to a small network on 300 images.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/deep-ae-mnist.toml");
+    let mut text = std::fs::read_to_string(&shipped).unwrap();
+    let data = format!("source = \"mnist\"\npath = \"{}\"\nlimit = 300", datasets());
+    for (from, to) in [
+        ("hidden = [1000, 500, 250]", "hidden = [32]"),
+        ("latent = 30", "latent = 8"),
+        ("epochs = 100", "epochs = 1"),
+        (
+            "rbm_pretraining = { epochs = 20 }",
+            "rbm_pretraining = { epochs = 2, batch_size = 25 }",
+        ),
+        ("source = \"mnist\"", data.as_str()),
+    ] {
+        assert!(text.contains(from), "{} has no `{from}`", shipped.display());
+        text = text.replace(from, to);
+    }
+    let config = dir.path().join("rbm.toml");
+    std::fs::write(&config, text).unwrap();
+    let pretrain = |name: &str| {
+        let run = dir.path().join(name);
+        let out = train_config(&config, &run);
+        let text = stdout(&out);
+        assert!(
+            text.contains("pretraining RBM 1/2 (784-32) epoch 2/2")
+                && text.contains("pretraining RBM 2/2 (32-8) epoch 2/2"),
+            "{text}"
+        );
+        let report = json(&out);
+        let layers = report["summary"]["rbm_pretraining"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(layers.len(), 2, "{report}");
+        let errors: Vec<f64> = layers
+            .iter()
+            .map(|l| l["reconstruction_error"].as_f64().unwrap())
+            .collect();
+        assert!(
+            errors.iter().all(|e| e.is_finite() && *e > 0.0),
+            "{errors:?}"
+        );
+        let validation = report["summary"]["validation"]["squared_error"].as_f64();
+        (errors, validation.unwrap())
+    };
+    assert_eq!(
+        pretrain("a"),
+        pretrain("b"),
+        "the same seed, the same stack"
+    );
+}
