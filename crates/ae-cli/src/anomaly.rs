@@ -233,6 +233,17 @@ fn check_kind<B: Backend>(loaded: &LoadedRun<B>, kind: ScoreKind) -> Result<()> 
             loaded.config.model.name()
         );
     }
+    let shape = loaded.data.train.target_item_shape();
+    if kind == ScoreKind::ErrorPerTv && (shape.height < 2 || shape.width < 2) {
+        bail!(
+            "--score error-per-tv needs images, but the items of {} are {}x{}x{} (a table has \
+             no neighbouring pixels): use --score error",
+            loaded.run.path().display(),
+            shape.channels,
+            shape.height,
+            shape.width
+        );
+    }
     Ok(())
 }
 
@@ -260,25 +271,17 @@ fn raw_scores<B: Backend>(
     batch_size: usize,
     device: &B::Device,
 ) -> Result<Vec<f64>> {
-    let edges = match kind {
-        ScoreKind::ErrorPerTv => Some(total_variations(&data)?),
-        ScoreKind::Error | ScoreKind::Elbo => None,
-    };
-    let scores = score_items(
-        &loaded.model,
-        &loaded.clean_batcher(data),
-        batch_size,
-        device,
-    )?;
-    let values = match (kind, edges) {
-        (ScoreKind::Elbo, _) => scores.loss,
-        (ScoreKind::ErrorPerTv, Some(edges)) => scores
+    let batcher = loaded.clean_batcher(data);
+    let scores = score_items(&loaded.model, &batcher, batch_size, device)?;
+    let values = match kind {
+        ScoreKind::Error => scores.squared_error,
+        ScoreKind::Elbo => scores.loss,
+        ScoreKind::ErrorPerTv => scores
             .squared_error
             .iter()
-            .zip(edges)
+            .zip(total_variations(batcher.data())?)
             .map(|(error, tv)| error / (tv + TOTAL_VARIATION_FLOOR))
             .collect(),
-        _ => scores.squared_error,
     };
     if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
         bail!("the model gave a non-finite {} score ({bad})", kind.name());
@@ -289,15 +292,6 @@ fn raw_scores<B: Backend>(
 /// The total variation of each item's target (its input, for an unpaired data set).
 fn total_variations(data: &Dataset) -> Result<Vec<f64>> {
     let shape = data.target_item_shape();
-    if shape.height < 2 || shape.width < 2 {
-        bail!(
-            "--score error-per-tv needs images, but these items are {}x{}x{} (a table has no \
-             neighbouring pixels): use --score error",
-            shape.channels,
-            shape.height,
-            shape.width
-        );
-    }
     (0..data.len())
         .map(|i| {
             Ok(total_variation(
@@ -448,6 +442,7 @@ fn eval<B: Backend>(args: EvalArgs, device: &B::Device) -> Result<()> {
         .score
         .or(fitted.as_ref().map(|f| f.score))
         .unwrap_or_else(|| default_kind(&loaded));
+    check_kind(&loaded, kind)?;
     let normal = match (&args.normal_classes, &loaded.config.data.classes) {
         (Some(classes), _) | (None, Some(classes)) => classes.clone(),
         (None, None) => bail!(

@@ -205,6 +205,17 @@ pub fn pretrain_autoencoder<B: AutodiffBackend>(
             "training.rbm_pretraining needs training items and a mirrored MLP".into(),
         ));
     }
+    for (layer, encoder_layer) in encoder.layers.iter().enumerate() {
+        let [visible, hidden] = encoder_layer.weight.dims();
+        if decoder.layers[layers - 1 - layer].weight.dims() != [hidden, visible] {
+            return Err(TrainError::Invalid(format!(
+                "training.rbm_pretraining unrolls each encoder layer into its mirror in the \
+                 decoder, but encoder layer {} is {visible}x{hidden} and its mirror is not \
+                 {hidden}x{visible} (paired targets of another size than the inputs?)",
+                layer + 1
+            )));
+        }
+    }
     let device = encoder.layers[0].weight.device();
     let mut inputs = Vec::with_capacity(data.len() * data.dim());
     for i in 0..data.len() {

@@ -196,4 +196,16 @@ fn rbm_pretraining_rejects_models_without_logistic_units() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("rbm_pretraining.momentum"), "{e}");
+
+    // A decoder that does not mirror the encoder cannot take the unrolled weights.
+    let config = logistic_config(vec![32], 8, 100);
+    let mut model = fresh(&config);
+    model.decoder = fresh(&logistic_config(vec![48], 8, 100)).decoder;
+    let data = prepare(&config.data, config.seed).unwrap();
+    let settings = RbmPretraining::default();
+    let e = pretrain_autoencoder(model, &data.train, &settings, 1, |_| {})
+        .err()
+        .expect("a mismatched decoder is refused")
+        .to_string();
+    assert!(e.contains("784x32") && e.contains("mirror"), "{e}");
 }
