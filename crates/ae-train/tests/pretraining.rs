@@ -204,8 +204,7 @@ fn rbm_pretraining_rejects_models_without_logistic_units() {
     let data = prepare(&config.data, config.seed).unwrap();
     let settings = RbmPretraining::default();
     let e = pretrain_autoencoder(model, &data.train, &settings, 1, |_| {})
-        .err()
-        .expect("a mismatched decoder is refused")
+        .expect_err("a mismatched decoder is refused")
         .to_string();
     assert!(e.contains("784x32") && e.contains("mirror"), "{e}");
 }
