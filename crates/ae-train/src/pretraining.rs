@@ -21,73 +21,40 @@ use serde::{Deserialize, Serialize};
 use crate::error::TrainError;
 use crate::rbm::{CdStep, HiddenUnits, Rbm};
 
-fn default_epochs() -> usize {
-    20
-}
-fn default_batch_size() -> usize {
-    100
-}
-fn default_learning_rate() -> f64 {
-    0.1
-}
-fn default_code_learning_rate() -> f64 {
-    0.001
-}
-fn default_weight_cost() -> f64 {
-    0.0002
-}
-fn default_momentum() -> f64 {
-    0.9
-}
-fn default_initial_momentum() -> f64 {
-    0.5
-}
-fn default_initial_momentum_epochs() -> usize {
-    5
-}
-
 /// How each RBM of the stack is trained (CD-1 with momentum and weight cost); the defaults
 /// are Hinton & Salakhutdinov's, with 20 epochs per RBM where they used 50.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct RbmPretraining {
     /// Passes over the training data for each RBM.
-    #[serde(default = "default_epochs")]
     pub epochs: usize,
     /// Items per CD-1 update.
-    #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// Learning rate of the RBMs with logistic hidden units.
-    #[serde(default = "default_learning_rate")]
     pub learning_rate: f64,
     /// Learning rate of the top RBM, whose linear hidden units are the code.
-    #[serde(default = "default_code_learning_rate")]
     pub code_learning_rate: f64,
     /// L2 penalty on the weights.
-    #[serde(default = "default_weight_cost")]
     pub weight_cost: f64,
     /// Momentum after the first `initial_momentum_epochs` epochs.
-    #[serde(default = "default_momentum")]
     pub momentum: f64,
     /// Momentum during the first `initial_momentum_epochs` epochs.
-    #[serde(default = "default_initial_momentum")]
     pub initial_momentum: f64,
     /// Epochs that use `initial_momentum`.
-    #[serde(default = "default_initial_momentum_epochs")]
     pub initial_momentum_epochs: usize,
 }
 
 impl Default for RbmPretraining {
     fn default() -> Self {
         Self {
-            epochs: default_epochs(),
-            batch_size: default_batch_size(),
-            learning_rate: default_learning_rate(),
-            code_learning_rate: default_code_learning_rate(),
-            weight_cost: default_weight_cost(),
-            momentum: default_momentum(),
-            initial_momentum: default_initial_momentum(),
-            initial_momentum_epochs: default_initial_momentum_epochs(),
+            epochs: 20,
+            batch_size: 100,
+            learning_rate: 0.1,
+            code_learning_rate: 0.001,
+            weight_cost: 0.0002,
+            momentum: 0.9,
+            initial_momentum: 0.5,
+            initial_momentum_epochs: 5,
         }
     }
 }

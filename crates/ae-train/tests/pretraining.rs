@@ -1,30 +1,26 @@
 //! Greedy RBM pretraining of a logistic MLP autoencoder on a slice of the shipped MNIST, on
 //! ndarray.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::sync::Arc;
-use std::time::Duration;
+
+use common::{datasets, quiet, train_error};
 
 use ae_backend::NdArrayAutodiff;
 use ae_data::AeBatcher;
-use ae_models::Decoder;
 use ae_models::{
-    Activation, AnyModel, ArchitectureConfig, Autoencoder, AutoencoderConfig, Encoder, ModelConfig,
+    Activation, AnyModel, ArchitectureConfig, Autoencoder, AutoencoderConfig, Decoder, Encoder,
+    ModelConfig,
 };
 use ae_train::data::prepare;
 use ae_train::pretraining::{RbmPretraining, pretrain_autoencoder};
-use ae_train::{
-    DataConfig, DataSource, ExperimentConfig, RunDir, TrainOptions, TrainingConfig, evaluate, train,
-};
+use ae_train::{DataConfig, DataSource, ExperimentConfig, RunDir, TrainingConfig, evaluate, train};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::Backend;
 
 type B = NdArrayAutodiff;
 type Inner = burn_ndarray::NdArray<f32>;
-
-fn datasets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
-}
 
 fn logistic_config(hidden: Vec<usize>, latent: usize, limit: usize) -> ExperimentConfig {
     let mut data = DataConfig::new(DataSource::Mnist);
@@ -51,15 +47,6 @@ fn logistic_config(hidden: Vec<usize>, latent: usize, limit: usize) -> Experimen
             }),
             ..TrainingConfig::default()
         },
-    }
-}
-
-fn quiet() -> TrainOptions {
-    TrainOptions {
-        resume: false,
-        progress_interval: Some(Duration::from_secs(3600)),
-        plain_progress: true,
-        stop_on_ctrl_c: false,
     }
 }
 
@@ -179,9 +166,7 @@ fn rbm_pretraining_rejects_models_without_logistic_units() {
             activation: Activation::Relu,
         },
     ));
-    let e = train::<B>(&config, &run, Default::default(), &quiet())
-        .unwrap_err()
-        .to_string();
+    let e = train_error(&config, &run, &quiet());
     assert!(
         e.contains("rbm_pretraining") && e.contains("sigmoid"),
         "{e}"
@@ -192,9 +177,7 @@ fn rbm_pretraining_rejects_models_without_logistic_units() {
     if let Some(p) = config.training.rbm_pretraining.as_mut() {
         p.momentum = 1.0;
     }
-    let e = train::<B>(&config, &run, Default::default(), &quiet())
-        .unwrap_err()
-        .to_string();
+    let e = train_error(&config, &run, &quiet());
     assert!(e.contains("rbm_pretraining.momentum"), "{e}");
 
     // A decoder that does not mirror the encoder cannot take the unrolled weights.

@@ -1,8 +1,10 @@
 //! End-to-end training on a slice of the shipped MNIST, on ndarray.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::sync::Arc;
-use std::time::Duration;
+
+use common::{datasets, quiet, train_error};
 
 use ae_backend::NdArrayAutodiff;
 use ae_data::AeBatcher;
@@ -18,10 +20,6 @@ use burn::tensor::backend::Backend;
 
 type B = NdArrayAutodiff;
 type Inner = burn_ndarray::NdArray<f32>;
-
-fn datasets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
-}
 
 fn mnist_config(model: ModelConfig, limit: usize, epochs: usize) -> ExperimentConfig {
     let mut data = DataConfig::new(DataSource::Mnist);
@@ -43,15 +41,6 @@ fn mlp(hidden: Vec<usize>) -> ArchitectureConfig {
     ArchitectureConfig::Mlp {
         hidden,
         activation: Default::default(),
-    }
-}
-
-fn quiet() -> TrainOptions {
-    TrainOptions {
-        resume: false,
-        progress_interval: Some(Duration::from_secs(3600)),
-        plain_progress: true,
-        stop_on_ctrl_c: false,
     }
 }
 
@@ -154,9 +143,7 @@ fn resume_continues_from_the_last_checkpoint() {
         ..quiet()
     };
     // Resuming a run that already has its epochs is refused with a clear message.
-    let e = train::<B>(&config, &run, Default::default(), &options)
-        .unwrap_err()
-        .to_string();
+    let e = train_error(&config, &run, &options);
     assert!(e.contains("already has 1 epochs"), "{e}");
 
     config.training.epochs = 3;
@@ -171,9 +158,7 @@ fn resume_continues_from_the_last_checkpoint() {
     // A different model cannot resume this run.
     config.model = ModelConfig::Autoencoder(AutoencoderConfig::new(9, mlp(vec![64])));
     config.training.epochs = 4;
-    let e = train::<B>(&config, &run, Default::default(), &options)
-        .unwrap_err()
-        .to_string();
+    let e = train_error(&config, &run, &options);
     assert!(e.contains("different config"), "{e}");
 }
 
@@ -187,9 +172,7 @@ fn bad_settings_fail_before_training_with_clear_errors() {
         1,
     );
     config.training.batch_size = 1000;
-    let e = train::<B>(&config, &run, Default::default(), &quiet())
-        .unwrap_err()
-        .to_string();
+    let e = train_error(&config, &run, &quiet());
     assert!(
         e.contains("batch_size 1000") && e.contains("100 training items"),
         "{e}"
@@ -198,9 +181,7 @@ fn bad_settings_fail_before_training_with_clear_errors() {
 
     config.training.batch_size = 10;
     config.data.path = Some(dir.path().join("no-such-datasets"));
-    let e = train::<B>(&config, &run, Default::default(), &quiet())
-        .unwrap_err()
-        .to_string();
+    let e = train_error(&config, &run, &quiet());
     assert!(e.contains("no-such-datasets"), "{e}");
 
     let e = load_model::<Inner>(
