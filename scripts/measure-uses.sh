@@ -39,7 +39,7 @@ for dataset in $DATASETS; do
     run="$OUT/oneclass-$dataset-$class"
     "$AE" train --model ae --latent 32 --hidden 512,128 --data "$dataset" --data-path "$DATA" \
       --normal-classes "$class" --epochs "$ONECLASS_EPOCHS" --batch-size 64 --seed "$ONECLASS_SEED" \
-      --run-dir "$run" --plain --no-pictures > "$run.train.log"
+      --run-dir "$run" --plain --no-pictures > "$run.train.json" 2> "$run.train.log"
     "$AE" anomaly fit "$run" --contamination 0.05 > "$run.fit.json"
     "$AE" anomaly eval "$run" > "$run.eval.json"
     "$AE" anomaly eval "$run" --score error-per-tv --out "$run/roc-tv.png" > "$run.eval-tv.json"
@@ -59,7 +59,7 @@ for dataset in $DATASETS; do
     "$AE" train "${DENOISE_MODEL_FLAGS[@]}" --data "$dataset" \
       --data-path "$DATA" --noise "$noise" --limit "$DENOISE_LIMIT" --epochs "$DENOISE_EPOCHS" \
       --batch-size "$DENOISE_BATCH" --seed 1 \
-      --run-dir "$run" --plain --no-pictures > "$run.train.log"
+      --run-dir "$run" --plain --no-pictures > "$run.train.json" 2> "$run.train.log"
     "$AE" denoise "$run" --pca-components 16,32,64,128,256,400 > "$run.denoise.json"
     python3 - "$run.denoise.json" "$dataset" <<'PY' | tee -a "$SUMMARY"
 import json, sys

@@ -157,6 +157,9 @@ pub enum AnalysisError {
         #[source]
         source: std::io::Error,
     },
+    /// A file could not be written.
+    #[error(transparent)]
+    Write(#[from] ae_io::WriteError),
     /// A `.npy` file is malformed or of an unsupported kind.
     #[error("invalid .npy file {}: {reason}", path.display())]
     Npy {

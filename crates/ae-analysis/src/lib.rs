@@ -17,12 +17,11 @@
 //! - [`image_quality`]: PSNR, SSIM, total variation and a 3x3 median filter.
 //! - [`gmm`]: full-covariance Gaussian mixtures fitted with EM.
 //! - [`stats`]: Pearson and Spearman correlation, median, average ranks.
-//! - [`npy`]: NumPy `.npy` (version 1.0) reading and atomic writing.
+//! - [`npy`]: NumPy `.npy` (version 1.0) reading and atomic writing (through [`ae_io`]).
 
 #![warn(missing_docs)]
 
 pub mod assignment;
-pub mod atomic;
 pub mod cluster_metrics;
 pub mod eigen;
 pub mod error;
@@ -41,7 +40,6 @@ pub mod umap;
 mod rng;
 
 pub use assignment::{assignment_cost, hungarian};
-pub use atomic::AtomicFile;
 pub use cluster_metrics::{
     adjusted_rand_index, clustering_accuracy, normalized_mutual_information,
 };

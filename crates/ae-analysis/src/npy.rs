@@ -3,8 +3,8 @@
 use std::fs;
 use std::path::Path;
 
-use crate::atomic::{AtomicFile, write_atomic};
 use crate::error::{AnalysisError, Result};
+use ae_io::{AtomicFile, write_atomic};
 
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// Preamble: magic, two version bytes and the `u16` header length.
@@ -87,7 +87,7 @@ pub fn write_npy_f32(path: impl AsRef<Path>, rows: usize, cols: usize, data: &[f
     for v in data {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
-    write_atomic(path, &bytes)
+    Ok(write_atomic(path, &bytes)?)
 }
 
 /// A `rows x cols` `float32` `.npy` file written a row at a time, so that an array larger
@@ -104,7 +104,7 @@ impl NpyRowWriter {
     /// Starts writing a `rows x cols` array to `path`.
     pub fn create(path: impl AsRef<Path>, rows: usize, cols: usize) -> Result<Self> {
         let mut file = AtomicFile::create(path)?;
-        file.write_all(&header("<f4", &[rows, cols]))?;
+        file.write_bytes(&header("<f4", &[rows, cols]))?;
         Ok(Self {
             file,
             rows,
@@ -134,7 +134,7 @@ impl NpyRowWriter {
         for v in values {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
-        self.file.write_all(&bytes)?;
+        self.file.write_bytes(&bytes)?;
         self.written += rows;
         Ok(())
     }
@@ -150,7 +150,8 @@ impl NpyRowWriter {
                 ),
             ));
         }
-        self.file.commit().map(|_| ())
+        self.file.commit()?;
+        Ok(())
     }
 }
 
@@ -161,7 +162,7 @@ pub fn write_npy_i64(path: impl AsRef<Path>, data: &[i64]) -> Result<()> {
     for v in data {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
-    write_atomic(path.as_ref(), &bytes)
+    Ok(write_atomic(path.as_ref(), &bytes)?)
 }
 
 /// Value of `key` in the header dict, as raw text up to the next top-level comma.

@@ -164,6 +164,16 @@ pub trait BackendTask {
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output;
 }
 
+/// burn-ndarray on `f32`.
+#[cfg(feature = "ndarray")]
+pub type NdArray = burn_ndarray::NdArray<f32>;
+/// burn-flex on `f32`: the default CPU backend.
+#[cfg(feature = "flex")]
+pub type Flex = burn_flex::Flex<f32>;
+/// burn-wgpu on `f32`.
+#[cfg(feature = "wgpu")]
+pub type Wgpu = burn_wgpu::Wgpu<f32, i32>;
+
 /// Autodiff over burn-ndarray.
 #[cfg(feature = "ndarray")]
 pub type NdArrayAutodiff = burn::backend::Autodiff<burn_ndarray::NdArray<f32>>;

@@ -1,111 +1,370 @@
-//! The subcommands, each a backend-generic task.
+//! One dispatch: each command's flags become the library's settings, the library does the
+//! work, and its report becomes the JSON document `main` prints.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use ae_backend::{BackendChoice, BackendKind, BackendTask, run_on};
-use ae_data::{AeBatch, Corruption};
-use ae_models::{
+use ae_toolkit::anomaly::{AnomalyEvalSettings, FitSettings, ScoreSettings, ThresholdRule};
+use ae_toolkit::backend::{BackendKind, BackendTask};
+use ae_toolkit::cluster::{ClusterSettings, UmapClusterSettings};
+use ae_toolkit::data::{Corruption, DataConfig, DataSource};
+use ae_toolkit::dec::DecRunSettings;
+use ae_toolkit::demo::ManifoldSettings;
+use ae_toolkit::denoise::DenoiseSettings;
+use ae_toolkit::evaluate::{EvalSettings, NllSettings};
+use ae_toolkit::harness::RunDir;
+use ae_toolkit::harness::deep_clustering::DecSettings;
+use ae_toolkit::latent::{AttributeSettings, InterpolateSettings, TraverseSettings};
+use ae_toolkit::models::{
     Activation, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood, ModelConfig,
     Objective, ReconstructionLoss, VaeConfig,
 };
-use ae_train::data::prepare;
-use ae_train::pictures::write_grid;
-use ae_train::{
-    DataConfig, DataSource, ExperimentConfig, RunDir, TrainOptions, TrainingConfig, estimate_nll,
-    evaluate, load_model, train,
+use ae_toolkit::sample::SampleSettings;
+use ae_toolkit::{
+    ExperimentConfig, ItemSource, Reporter, Split, TrainOptions, TrainedRun, TrainingConfig,
 };
 use anyhow::{Result, anyhow, bail};
-use burn::data::dataloader::batcher::Batcher;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::flags::{
-    Cli, Command, EvalArgs, LikelihoodKind, ModelKind, ObjectiveKind, PictureArgs, TrainArgs,
+    AnomalyAction, Command, DemoCommand, LikelihoodKind, ManifoldData, ModelKind, ObjectiveKind,
+    PcaArgs, TrainArgs,
 };
-use crate::shared::rows_of;
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
-    let kind = match cli.backend {
-        Some(kind) => kind,
-        None => BackendKind::default_compiled()
-            .ok_or_else(|| anyhow!("this binary has no backend compiled in"))?,
-    };
-    let choice = BackendChoice {
-        kind,
-        wgpu_device: cli.wgpu_device,
-    };
-    match cli.command {
-        Command::Train(args) => {
-            let (config, run) = train_config(&args)?;
-            run_on(
-                choice,
-                TrainTask {
-                    config,
-                    run,
-                    options: TrainOptions {
-                        resume: args.resume,
-                        progress_interval: None,
-                        plain_progress: args.plain,
-                        stop_on_ctrl_c: true,
+/// A command, run on the chosen backend.
+pub struct Dispatch {
+    /// The command.
+    pub command: Command,
+    /// The backend it runs on (reported by `ae eval`).
+    pub backend: BackendKind,
+    /// Where progress goes.
+    pub reporter: Reporter,
+    /// Whether `ae train` may show burn-train's terminal dashboard.
+    pub dashboard: bool,
+}
+
+/// A report as JSON.
+fn json(report: impl Serialize) -> Result<Value> {
+    Ok(serde_json::to_value(report)?)
+}
+
+impl BackendTask for Dispatch {
+    type Output = Result<Value>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<Value> {
+        let reporter = &self.reporter;
+        let open = |path: &Path| TrainedRun::<B::InnerBackend>::open(path, &device);
+        match self.command {
+            Command::Train(args) => {
+                let (config, run) = train_config(&args)?;
+                let options = TrainOptions {
+                    resume: args.resume,
+                    progress_interval: None,
+                    dashboard: self.dashboard && !args.plain,
+                    reporter: reporter.clone(),
+                    stop_on_ctrl_c: true,
+                };
+                let mut report = ae_toolkit::train::<B>(&config, run.path(), &device, &options)?;
+                if !args.no_pictures && config.data.source.is_images() {
+                    let trained = open(run.path())?;
+                    let out = run.path().join("reconstructions.png");
+                    let source = ItemSource::Split(Split::Test);
+                    ae_toolkit::encode::reconstruction_picture(&trained, &source, &out, 16, 0, 3)?;
+                    report.reconstructions = Some(out);
+                }
+                json(report)
+            }
+            Command::Eval(args) => {
+                let run = open(&args.run.run)?;
+                let settings = EvalSettings {
+                    source: args.source.source(),
+                    batch_size: args.batch.batch_size,
+                    limit: args.limit,
+                    clean: args.clean,
+                    nll: args.nll.then_some(NllSettings {
+                        importance_samples: args.importance_samples,
+                        rows_per_pass: args.rows_per_pass,
+                    }),
+                };
+                let report = ae_toolkit::evaluate::evaluate(&run, &settings, reporter)?;
+                let mut value = json(report)?;
+                value["backend"] = Value::from(self.backend.to_string());
+                Ok(value)
+            }
+            Command::Reconstruct(args) => {
+                let run = open(&args.run.run)?;
+                let out = args
+                    .picture
+                    .out
+                    .unwrap_or_else(|| run.path().join("reconstructions.png"));
+                json(ae_toolkit::encode::reconstruction_picture(
+                    &run,
+                    &args.source.source(),
+                    &out,
+                    args.count,
+                    args.seed,
+                    args.picture.zoom,
+                )?)
+            }
+            Command::Sample(args) => {
+                let run = open(&args.run.run)?;
+                let settings = SampleSettings {
+                    from: args.from,
+                    components: args.components,
+                    max_iter: args.max_iter,
+                    batch_size: args.batch.batch_size,
+                    count: args.count,
+                    out: args.picture.out,
+                    seed: args.seed,
+                    zoom: args.picture.zoom,
+                };
+                json(ae_toolkit::sample::sample_picture(&run, &settings)?)
+            }
+            Command::Encode(args) => {
+                let run = open(&args.run.run)?;
+                let source = args.source.source();
+                let out = args
+                    .out
+                    .unwrap_or_else(|| ae_toolkit::encode::default_encode_folder(&run, &source));
+                json(ae_toolkit::encode::encode_to_files(
+                    &run,
+                    &source,
+                    &out,
+                    args.batch.batch_size,
+                    reporter,
+                )?)
+            }
+            Command::Pca(args) => pca(&args),
+            Command::ComparePca(args) => {
+                let run = open(&args.run)?;
+                json(ae_toolkit::pca::compare_pca(&run, args.batch.batch_size)?)
+            }
+            Command::Cluster(args) => {
+                let run = open(&args.run.run)?;
+                let settings = ClusterSettings {
+                    split: args.split,
+                    k: args.k,
+                    restarts: args.restarts,
+                    seed: args.seed,
+                    batch_size: args.batch.batch_size,
+                    out: args.out,
+                    umap: args.umap.then_some(UmapClusterSettings {
+                        umap_dims: args.umap_dims,
+                        umap_neighbors: args.umap_neighbors,
+                        umap_min_dist: args.umap_min_dist,
+                        umap_epochs: args.umap_epochs,
+                    }),
+                };
+                json(ae_toolkit::cluster::cluster(&run, &settings, reporter)?)
+            }
+            Command::Dec(args) => {
+                let out = args
+                    .out
+                    .clone()
+                    .unwrap_or_else(|| ae_toolkit::dec::default_dec_folder(&args.run));
+                let settings = DecRunSettings {
+                    dec: DecSettings {
+                        learning_rate: args.learning_rate,
+                        batch_size: args.batch_size,
+                        update_interval: args.update_interval,
+                        tolerance: args.tolerance,
+                        max_iterations: args.max_iterations,
+                        reconstruction_weight: args.reconstruction_weight,
+                        seed: args.seed,
                     },
-                    pictures: !args.no_pictures,
-                },
-            )?
-        }
-        Command::Eval(args) => run_on(
-            choice,
-            EvalTask {
-                args,
-                backend: kind,
+                    k: args.k,
+                    split: args.split,
+                    restarts: args.restarts,
+                };
+                let run = TrainedRun::<B>::open(&args.run, &device)?;
+                let mut value = json(ae_toolkit::dec::dec(&run, &settings, &out, reporter)?)?;
+                // The history is in dec.json; the summary stays short.
+                if let Some(object) = value.as_object_mut() {
+                    object.remove("history");
+                }
+                Ok(value)
+            }
+            Command::Traverse(args) => {
+                let run = open(&args.run.run)?;
+                let settings = TraverseSettings {
+                    dims: args.dims,
+                    steps: args.steps,
+                    range: args.range,
+                    item: args.item,
+                    out: args.picture.out,
+                    zoom: args.picture.zoom,
+                    batch_size: args.batch.batch_size,
+                };
+                json(ae_toolkit::latent::traverse(&run, &settings)?)
+            }
+            Command::Interpolate(args) => {
+                let run = open(&args.run.run)?;
+                let settings = InterpolateSettings {
+                    from: args.from,
+                    to: args.to,
+                    steps: args.steps,
+                    out: args.picture.out,
+                    zoom: args.picture.zoom,
+                };
+                json(ae_toolkit::latent::interpolate(&run, &settings)?)
+            }
+            Command::Attribute(args) => {
+                let run = open(&args.run.run)?;
+                let settings = AttributeSettings {
+                    from_label: args.from_label,
+                    to_label: args.to_label,
+                    strengths: args.strengths,
+                    items: args.items,
+                    count: args.count,
+                    limit: args.limit,
+                    out: args.picture.out,
+                    zoom: args.picture.zoom,
+                    batch_size: args.batch.batch_size,
+                };
+                json(ae_toolkit::latent::attribute(&run, &settings)?)
+            }
+            Command::Anomaly(args) => match args.action {
+                AnomalyAction::Fit(args) => {
+                    let run = open(&args.run.run)?;
+                    let settings = FitSettings {
+                        rule: match (args.percentile, args.contamination) {
+                            (Some(p), _) => ThresholdRule::Percentile(p),
+                            (None, c) => ThresholdRule::Contamination(c.unwrap_or(0.05)),
+                        },
+                        score: args.score,
+                        source: args.data_path.map(ItemSource::path),
+                        batch_size: Some(args.batch.batch_size),
+                    };
+                    json(ae_toolkit::anomaly::fit(&run, &settings)?)
+                }
+                AnomalyAction::Score(args) => {
+                    let run = open(&args.run)?;
+                    let settings = ScoreSettings {
+                        source: args.source.source(),
+                        out: args.out,
+                        batch_size: args.batch.batch_size,
+                    };
+                    json(ae_toolkit::anomaly::score_to_csv(&run, &settings)?)
+                }
+                AnomalyAction::Eval(args) => {
+                    let run = open(&args.run.run)?;
+                    let settings = AnomalyEvalSettings {
+                        source: args.source.source(),
+                        score: args.score,
+                        normal_classes: args.normal_classes,
+                        anomaly_classes: args.anomaly_classes,
+                        out: args.out,
+                        batch_size: args.batch.batch_size,
+                        knn_baseline: args.knn_baseline,
+                    };
+                    json(ae_toolkit::anomaly::evaluate(&run, &settings)?)
+                }
             },
-        )?,
-        Command::Reconstruct(args) => run_on(choice, ReconstructTask { args })?,
-        Command::Sample(args) => crate::generate::run_sample(args, choice),
-        Command::Encode(args) => crate::reduce::run_encode(args, choice),
-        Command::Pca(args) => crate::reduce::run_pca(args, choice),
-        Command::ComparePca(args) => crate::reduce::run_comparepca(args, choice),
-        Command::Cluster(args) => crate::reduce::run_cluster(args, choice),
-        Command::Dec(args) => crate::dec::run_dec(args, choice),
-        Command::Traverse(args) => crate::explain::run_traverse(args, choice),
-        Command::Interpolate(args) => crate::explain::run_interpolate(args, choice),
-        Command::Attribute(args) => crate::explain::run_attribute(args, choice),
-        Command::Anomaly(args) => crate::anomaly::run_anomaly(args, choice),
-        Command::Denoise(args) => crate::denoise::run_denoise(args, choice),
-        Command::Uncertainty(args) => crate::generate::run_uncertainty(args, choice),
-        Command::Demo(args) => crate::demo::run_demo(args, choice),
+            Command::Denoise(args) => {
+                let run = open(&args.run)?;
+                let settings = DenoiseSettings {
+                    noise: parse_noise(&args.noise)?,
+                    split: args.split,
+                    limit: args.limit,
+                    count: args.count,
+                    pca_items: args.pca_items,
+                    pca_components: args.pca_components,
+                    seed: args.seed,
+                    out_dir: args.out_dir,
+                    zoom: args.zoom,
+                    batch_size: args.batch.batch_size,
+                };
+                json(ae_toolkit::denoise::denoise(&run, &settings)?)
+            }
+            Command::Uncertainty(args) => {
+                let run = open(&args.run)?;
+                json(ae_toolkit::uncertainty::uncertainty(
+                    &run,
+                    args.split,
+                    args.batch.batch_size,
+                )?)
+            }
+            Command::Demo(args) => match args.demo {
+                DemoCommand::Manifold(args) => {
+                    let settings = ManifoldSettings {
+                        seeds: args.seeds,
+                        out: args.out,
+                        epochs: args.epochs,
+                        samples: args.samples,
+                        data: args
+                            .data
+                            .iter()
+                            .map(|d| match d {
+                                ManifoldData::Parabola => DataSource::Parabola,
+                                ManifoldData::Helix => DataSource::Helix,
+                            })
+                            .collect(),
+                        hidden: args.hidden,
+                        lr: args.lr,
+                        batch_size: args.batch_size,
+                    };
+                    json(ae_toolkit::demo::manifold::<B>(
+                        &settings, &device, reporter,
+                    )?)
+                }
+            },
+        }
     }
 }
 
-fn parse_source(name: &str) -> Result<DataSource> {
-    let quoted = format!("\"{name}\"");
-    serde_json::from_str(&quoted).map_err(|_| {
-        anyhow!(
-            "unknown data source '{name}': expected mnist, fashion-mnist, image-folder, csv, paired, parabola or helix"
-        )
-    })
+/// The corruptions of `--noise KIND:VALUE` flags. (Parsed here rather than by clap, so that a
+/// bad value gives one clean error line.)
+fn parse_noise(values: &[String]) -> Result<Vec<Corruption>> {
+    values
+        .iter()
+        .map(|text| {
+            text.parse::<Corruption>()
+                .map_err(|e| anyhow!("--noise {e}"))
+        })
+        .collect()
 }
 
-fn parse_activation(name: &str) -> Result<Activation> {
-    serde_json::from_str(&format!("\"{name}\"")).map_err(|_| {
-        anyhow!("unknown activation '{name}': expected relu, leaky-relu, tanh, sigmoid, gelu, elu or none")
-    })
+/// `ae pca`: needs no backend.
+pub fn pca(args: &PcaArgs) -> Result<Value> {
+    let (data, seed) = match &args.run {
+        Some(run) => {
+            let run = RunDir::new(run);
+            if !run.config_file().exists() {
+                bail!(
+                    "{}: not a run folder (it has no config.toml)",
+                    run.path().display()
+                );
+            }
+            let config = ExperimentConfig::load(&run.config_file())?;
+            (config.data, config.seed)
+        }
+        None => {
+            let source = args
+                .data
+                .ok_or_else(|| anyhow!("give --run RUN or --data SOURCE"))?;
+            let mut config = DataConfig::new(source);
+            config.path = args.data_path.clone();
+            if args.limit == Some(0) {
+                bail!("--limit must be at least 1");
+            }
+            config.limit = args.limit;
+            (config, args.seed)
+        }
+    };
+    json(ae_toolkit::pca::pca_baseline(
+        &data,
+        seed,
+        &args.components,
+    )?)
 }
 
-/// Parses `gaussian:0.3`, `salt-and-pepper:0.1`, `masking:0.25` or `block:8`.
-fn parse_noise(text: &str) -> Result<Corruption> {
-    text.parse::<Corruption>()
-        .map_err(|e| anyhow!("--noise {e}"))
-}
-
+/// The model config that `ae train`'s model flags describe.
 fn model_from_flags(args: &TrainArgs) -> Result<ModelConfig> {
     let kind = args
         .model
         .ok_or_else(|| anyhow!("give --config FILE or --model ae|vae"))?;
-    let activation = match &args.activation {
-        Some(name) => parse_activation(name)?,
-        None => Activation::Relu,
-    };
+    let activation = args.activation.unwrap_or(Activation::Relu);
     let architecture = match &args.conv {
         Some(channels) => ArchitectureConfig::Conv {
             channels: channels.clone(),
@@ -124,15 +383,10 @@ fn model_from_flags(args: &TrainArgs) -> Result<ModelConfig> {
             if args.objective.is_some() || args.samples.is_some() {
                 bail!("--objective and --samples apply to --model vae only");
             }
-            let loss = match args.loss.as_deref() {
-                None | Some("bce") => ReconstructionLoss::Bce,
-                Some("squared-error") => ReconstructionLoss::SquaredError,
-                Some(other) => bail!("unknown --loss '{other}': expected bce or squared-error"),
-            };
             ModelConfig::Autoencoder(
                 AutoencoderConfig::new(latent, architecture)
                     .with_input_shape(shape)
-                    .with_loss(loss),
+                    .with_loss(args.loss.unwrap_or(ReconstructionLoss::Bce)),
             )
         }
         ModelKind::Vae => {
@@ -188,40 +442,45 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
             training: TrainingConfig::default(),
         },
     };
-    if let Some(source) = &args.data {
-        config.data.source = parse_source(source)?;
+    let data = &mut config.data;
+    if let Some(source) = args.data {
+        data.source = source;
     }
-    if let Some(path) = &args.data_path {
-        config.data.path = Some(path.clone());
+    let set = |field: &mut Option<PathBuf>, value: &Option<PathBuf>| {
+        if value.is_some() {
+            field.clone_from(value);
+        }
+    };
+    set(&mut data.path, &args.data_path);
+    set(&mut data.test_path, &args.test_path);
+    set(&mut data.target_path, &args.target_path);
+    if let Some(column) = &args.label_column {
+        data.label_column = Some(column.clone());
     }
-    if let Some(path) = &args.target_path {
-        config.data.target_path = Some(path.clone());
+    if let Some(delimiter) = args.delimiter {
+        data.delimiter = Some(delimiter);
     }
     if let Some((height, width)) = args.image_size {
-        config.data.height = Some(height);
-        config.data.width = Some(width);
+        data.height = Some(height);
+        data.width = Some(width);
     }
     if let Some(channels) = args.channels {
-        config.data.channels = Some(channels);
+        data.channels = Some(channels);
     }
     if let Some(limit) = args.limit {
-        config.data.limit = Some(limit);
+        data.limit = Some(limit);
     }
     if !args.noise.is_empty() {
-        config.data.corruptions = args
-            .noise
-            .iter()
-            .map(|n| parse_noise(n))
-            .collect::<Result<_>>()?;
+        data.corruptions = parse_noise(&args.noise)?;
     }
     if let Some(classes) = &args.normal_classes {
-        config.data.classes = Some(classes.clone());
+        data.classes = Some(classes.clone());
     }
     if args.binarize {
-        config.data.binarize = true;
+        data.binarize = true;
     }
     if args.dequantize {
-        config.data.dequantize = true;
+        data.dequantize = true;
     }
     if let Some(epochs) = args.epochs {
         config.training.epochs = epochs;
@@ -249,166 +508,4 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
             .unwrap_or_else(|| PathBuf::from("runs").join(name)),
     );
     Ok((config, run))
-}
-
-struct TrainTask {
-    config: ExperimentConfig,
-    run: RunDir,
-    options: TrainOptions,
-    pictures: bool,
-}
-
-impl BackendTask for TrainTask {
-    type Output = Result<()>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
-        let summary = train::<B>(&self.config, &self.run, device.clone(), &self.options)?;
-        let mut report = serde_json::json!({
-            "run": self.run.path(),
-            "summary": summary,
-        });
-        if self.pictures && is_image_data(&self.config) {
-            let out = self.run.path().join("reconstructions.png");
-            reconstruct::<B::InnerBackend>(&self.run, &out, 16, 0, 3, &device)?;
-            report["reconstructions"] = serde_json::json!(out);
-        }
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        Ok(())
-    }
-}
-
-fn is_image_data(config: &ExperimentConfig) -> bool {
-    !matches!(
-        config.data.source,
-        DataSource::Csv | DataSource::Parabola | DataSource::Helix
-    )
-}
-
-struct EvalTask {
-    args: EvalArgs,
-    backend: BackendKind,
-}
-
-impl BackendTask for EvalTask {
-    type Output = Result<()>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
-        let run = RunDir::new(&self.args.run);
-        let (config, model) = load_model::<B::InnerBackend>(&run, &device)?;
-        let data = prepare(&config.data, config.seed)?;
-        let dataset = match self.args.split.as_str() {
-            "test" => data.test,
-            "valid" => data.valid,
-            other => bail!("unknown --split '{other}': expected test or valid"),
-        };
-        if self.args.batch_size == 0 {
-            bail!("--batch-size must be at least 1");
-        }
-        let dataset = match self.args.limit {
-            Some(0) => bail!("--limit must be at least 1"),
-            Some(n) => dataset.take(n),
-            None => dataset,
-        };
-        B::InnerBackend::seed(&device, config.seed);
-        let mut data_config = config.data.clone();
-        if self.args.clean {
-            data_config.corruptions.clear();
-        }
-        let batcher = data_config.batcher(Arc::new(dataset), config.seed.wrapping_add(2));
-        let started = std::time::Instant::now();
-        let metrics = evaluate(&model, &batcher, self.args.batch_size, &device);
-        let seconds = started.elapsed().as_secs_f64();
-        let mut report = serde_json::json!({
-            "run": run.path(),
-            "split": self.args.split,
-            "backend": self.backend.to_string(),
-            "model": config.model.name(),
-            "clean": self.args.clean,
-            "metrics": metrics,
-            "seconds": seconds,
-            "items_per_second": metrics.items as f64 / seconds.max(1e-9),
-        });
-        if self.args.nll {
-            let vae = model.as_vae().ok_or_else(|| {
-                anyhow!(
-                    "--nll needs a VAE; {} is a {}",
-                    run.path().display(),
-                    config.model.name()
-                )
-            })?;
-            let started = std::time::Instant::now();
-            let mut last_report = started;
-            let estimate = estimate_nll(
-                vae,
-                &batcher,
-                self.args.importance_samples,
-                self.args.rows_per_pass,
-                &device,
-                |done, total| {
-                    if last_report.elapsed().as_secs_f64() >= 10.0 || done == total {
-                        last_report = std::time::Instant::now();
-                        eprintln!(
-                            "nll: {done}/{total} items, {:.0} s",
-                            started.elapsed().as_secs_f64()
-                        );
-                    }
-                },
-            )?;
-            report["nll"] = serde_json::to_value(estimate)?;
-            report["nll_seconds"] = serde_json::json!(started.elapsed().as_secs_f64());
-        }
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        Ok(())
-    }
-}
-
-struct ReconstructTask {
-    args: PictureArgs,
-}
-
-impl BackendTask for ReconstructTask {
-    type Output = Result<()>;
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
-        let run = RunDir::new(&self.args.run);
-        let out = self
-            .args
-            .out
-            .clone()
-            .unwrap_or_else(|| run.path().join("reconstructions.png"));
-        reconstruct::<B::InnerBackend>(
-            &run,
-            &out,
-            self.args.count,
-            self.args.seed,
-            self.args.zoom,
-            &device,
-        )?;
-        println!("{}", serde_json::json!({ "picture": out }));
-        Ok(())
-    }
-}
-
-/// Writes inputs, corrupted inputs (if any) and reconstructions of test items to `out`.
-fn reconstruct<B: Backend>(
-    run: &RunDir,
-    out: &Path,
-    count: usize,
-    seed: u64,
-    zoom: u32,
-    device: &B::Device,
-) -> Result<()> {
-    let (config, model) = load_model::<B>(run, device)?;
-    let data = prepare(&config.data, config.seed)?;
-    if count == 0 {
-        bail!("--count must be at least 1");
-    }
-    let count = count.min(data.test.len());
-    let batcher = config.data.batcher(Arc::new(data.test.take(count)), seed);
-    let batch: AeBatch<B> = batcher.batch((0..count).collect(), device);
-    let reconstruction = model.decode(model.encode(batch.input.clone()));
-    let mut rows = vec![rows_of(batch.target.clone())?];
-    if !config.data.corruptions.is_empty() || data.test.is_paired() {
-        rows.insert(0, rows_of(batch.input)?);
-    }
-    rows.push(rows_of(reconstruction)?);
-    write_grid(out, &rows, config.model.input_shape(), zoom)?;
-    Ok(())
 }

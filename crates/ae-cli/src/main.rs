@@ -1,37 +1,87 @@
-//! `ae`: train, evaluate, reconstruct with and sample from autoencoders.
+//! `ae`: train, evaluate and use autoencoders. A thin shell over the `ae-toolkit` library:
+//! flags become the library's settings, and each command prints the library's report as one
+//! JSON document on stdout; progress, warnings and errors go to stderr.
 
-mod anomaly;
 mod commands;
-mod dec;
-mod demo;
-mod denoise;
-mod explain;
 mod flags;
-mod generate;
-mod reduce;
-mod shared;
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use ae_toolkit::backend::{BackendChoice, BackendKind, run_on};
+use ae_toolkit::{Reporter, ToolkitError};
+use anyhow::{Result, anyhow};
 use clap::Parser;
 
+use crate::flags::{Cli, Command};
+
 fn main() -> ExitCode {
-    let cli = flags::Cli::parse();
-    match commands::run(cli) {
+    let cli = Cli::parse();
+    let outcome = run(cli).and_then(|report| print(&report));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", describe(&error));
+            let _ = writeln!(std::io::stderr(), "error: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
 }
 
+/// Runs the command; returns its report.
+fn run(cli: Cli) -> Result<serde_json::Value> {
+    if let Command::Pca(args) = &cli.command {
+        return commands::pca(args);
+    }
+    let backend = match cli.backend {
+        Some(kind) => kind,
+        None => BackendKind::default_compiled()
+            .ok_or_else(|| anyhow!("this binary has no backend compiled in"))?,
+    };
+    let choice = BackendChoice {
+        kind: backend,
+        wgpu_device: cli.wgpu_device,
+    };
+    let reporter = Reporter::new(|progress| {
+        // A closed stderr loses the progress line, nothing else.
+        let _ = writeln!(std::io::stderr(), "{progress}");
+    });
+    let dashboard = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let task = commands::Dispatch {
+        command: cli.command,
+        backend,
+        reporter,
+        dashboard,
+    };
+    run_on(choice, task)?
+}
+
+/// Writes `report` as pretty JSON to stdout. A reader that closed the pipe early is not an
+/// error worth a message.
+fn print(report: &serde_json::Value) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(report)?;
+    text.push('\n');
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow!("cannot write the report to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The error and its causes joined by ": ", leaving out a cause whose text the message
-/// already holds (a decoder's error often repeats its own source's text).
+/// already holds (a decoder's error often repeats its own source's text). The library's
+/// settings are named as the flags that set them (`--batch-size`).
 fn describe(error: &anyhow::Error) -> String {
     let mut message = String::new();
     for cause in error.chain() {
-        let text = cause.to_string();
+        let text = match cause.downcast_ref::<ToolkitError>() {
+            Some(toolkit) => toolkit.with_flags(),
+            None => cause.to_string(),
+        };
         if message.contains(&text) {
             continue;
         }
@@ -82,5 +132,14 @@ mod tests {
         assert_eq!(describe(&error), "reading a.png: outer: inner detail");
         let plain = anyhow::anyhow!("no cause");
         assert_eq!(describe(&plain), "no cause");
+    }
+
+    #[test]
+    fn library_settings_are_named_as_flags() {
+        let error = anyhow::Error::new(ae_toolkit::ToolkitError::setting(
+            "umap_neighbors",
+            "must be at least 2",
+        ));
+        assert_eq!(describe(&error), "--umap-neighbors must be at least 2");
     }
 }

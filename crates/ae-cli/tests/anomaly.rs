@@ -194,10 +194,10 @@ fn one_class_mnist_fit_score_eval() {
     let report = ok(&["anomaly", "score", &run_s, "--out", &path_str(&tv_csv)]);
     assert_eq!(report["score"], "error-per-tv");
     let per_tv = read_scores(&tv_csv);
-    let images = ae_data::mnist::load_mnist(
+    let images = ae_toolkit::data::mnist::load_mnist(
         Path::new(&datasets()),
-        ae_data::mnist::MnistKind::Mnist,
-        ae_data::mnist::MnistSplit::Test,
+        ae_toolkit::data::mnist::MnistKind::Mnist,
+        ae_toolkit::data::mnist::MnistSplit::Test,
     )
     .unwrap();
     for i in [0, 1, 2, 500, 9_999] {

@@ -2,7 +2,7 @@
 
 #![cfg(feature = "ndarray")]
 
-use ae_models::{
+use ae_toolkit::models::{
     Activation, AnyModel, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood,
     ModelConfig, VaeConfig,
 };
@@ -16,7 +16,7 @@ type Reference = burn_ndarray_inner::Nd;
 mod burn_ndarray_inner {
     use burn::tensor::backend::AutodiffBackend;
     /// The plain ndarray backend under the autodiff alias.
-    pub type Nd = <ae_backend::NdArrayAutodiff as AutodiffBackend>::InnerBackend;
+    pub type Nd = <ae_toolkit::backend::NdArrayAutodiff as AutodiffBackend>::InnerBackend;
 }
 
 fn configs() -> Vec<ModelConfig> {
@@ -102,14 +102,16 @@ fn compare_with_reference<B: Backend>(device: &B::Device) {
 #[cfg(feature = "flex")]
 #[test]
 fn flex_forward_matches_ndarray() {
-    type Flex = <ae_backend::FlexAutodiff as burn::tensor::backend::AutodiffBackend>::InnerBackend;
+    type Flex =
+        <ae_toolkit::backend::FlexAutodiff as burn::tensor::backend::AutodiffBackend>::InnerBackend;
     compare_with_reference::<Flex>(&Default::default());
 }
 
 #[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_forward_matches_ndarray() {
-    type Wgpu = <ae_backend::WgpuAutodiff as burn::tensor::backend::AutodiffBackend>::InnerBackend;
-    let device = ae_backend::wgpu_device(ae_backend::WgpuDeviceChoice::Default);
+    type Wgpu =
+        <ae_toolkit::backend::WgpuAutodiff as burn::tensor::backend::AutodiffBackend>::InnerBackend;
+    let device = ae_toolkit::backend::wgpu_device(ae_toolkit::backend::WgpuDeviceChoice::Default);
     compare_with_reference::<Wgpu>(&device);
 }

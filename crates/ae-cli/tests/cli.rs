@@ -35,7 +35,8 @@ fn train_one_epoch_then_eval_reconstruct_and_sample() {
         "--plain",
     ]);
     let report = json(&out);
-    assert!(stdout(&out).contains("epoch 1/1 valid"), "{}", stdout(&out));
+    // Progress goes to stderr, so that stdout is the JSON report alone.
+    assert!(stderr(&out).contains("epoch 1/1 valid"), "{}", stderr(&out));
     let loss = report["summary"]["validation"]["loss"].as_f64().unwrap();
     assert!(loss.is_finite() && loss < 543.0, "{report}");
     for file in [
@@ -685,7 +686,7 @@ fn rbm_pretraining_shows_progress_and_repeats_from_its_seed() {
     let pretrain = |name: &str| {
         let run = dir.path().join(name);
         let out = train_config(&config, &run);
-        let text = stdout(&out);
+        let text = stderr(&out);
         assert!(
             text.contains("pretraining RBM 1/2 (784-32) epoch 2/2")
                 && text.contains("pretraining RBM 2/2 (32-8) epoch 2/2"),

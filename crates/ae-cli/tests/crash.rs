@@ -22,8 +22,7 @@ fn summary(output: &Output) -> serde_json::Value {
         "stdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let start = stdout.find('{').expect("JSON on stdout");
-    serde_json::from_str(&stdout[start..]).expect("valid JSON")
+    serde_json::from_str(&stdout).expect("stdout is one JSON document")
 }
 
 fn write_config(dir: &Path) -> PathBuf {

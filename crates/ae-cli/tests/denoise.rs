@@ -36,10 +36,10 @@ fn clipped_gaussian_mse(x: f64, sigma: f64) -> f64 {
 
 /// The first `n` MNIST test images, values in [0, 1].
 fn mnist_test_pixels(n: usize) -> Vec<f32> {
-    let test = ae_data::load_mnist(
+    let test = ae_toolkit::data::load_mnist(
         Path::new(&datasets()),
-        ae_data::MnistKind::Mnist,
-        ae_data::MnistSplit::Test,
+        ae_toolkit::data::MnistKind::Mnist,
+        ae_toolkit::data::MnistSplit::Test,
     )
     .unwrap();
     test.take(n).inputs.to_f32().into_owned()

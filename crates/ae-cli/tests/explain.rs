@@ -96,10 +96,10 @@ fn traverse_interpolate_and_attribute_draw_the_expected_grids() {
         "--strengths=-1,0,1",
     ]);
     assert_eq!(png_size(&vae.join("attribute.png")), grid_size(3, 4, 3));
-    let test = ae_data::load_mnist(
+    let test = ae_toolkit::data::load_mnist(
         Path::new(&datasets()),
-        ae_data::MnistKind::Mnist,
-        ae_data::MnistSplit::Test,
+        ae_toolkit::data::MnistKind::Mnist,
+        ae_toolkit::data::MnistSplit::Test,
     )
     .unwrap();
     let labels = test.labels.unwrap();

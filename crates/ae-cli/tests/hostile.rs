@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use ae_data::idx::write_idx;
+use ae_toolkit::data::idx::write_idx;
 use common::{ae, datasets, fails, json, ok, path_str, stderr, stdout, train_config};
 
 /// Writes a small MNIST-shaped datasets root (`n` training and `n / 5` test images of
@@ -68,15 +68,20 @@ fn train_on_mnist_root(root: &Path, run: &Path) -> Output {
     ])
 }
 
-/// The error of a failed command, which must be one clean error line.
+/// The error of a failed command, which must be one clean error line: the last thing on
+/// stderr, after any progress lines.
 fn failure(out: &Output) -> String {
     assert!(!out.status.success(), "expected failure: {}", stdout(out));
-    let error = stderr(out);
-    assert!(
-        error.starts_with("error:") && !error.contains("panicked"),
-        "{error}"
-    );
-    error
+    let text = stderr(out);
+    assert!(!text.contains("panicked"), "{text}");
+    let start = if text.starts_with("error:") {
+        0
+    } else {
+        text.find("\nerror:")
+            .map(|i| i + 1)
+            .unwrap_or_else(|| panic!("no error line in: {text}"))
+    };
+    text[start..].to_string()
 }
 
 /// Checks that `error` holds every one of `parts`, and shows the message in the test log.
@@ -521,10 +526,10 @@ fn data_path_streams_in_chunks_with_the_same_results_as_one_chunk() {
             &path_str(&out),
         ]);
         assert_eq!(report["items"], 203);
-        let npy = ae_analysis::read_npy_f32(out.join("latents.npy")).unwrap();
+        let npy = ae_toolkit::analysis::read_npy_f32(out.join("latents.npy")).unwrap();
         assert_eq!(npy.shape, vec![203, 2]);
         latents.push(npy.data);
-        let labels = ae_analysis::read_npy_i64(out.join("labels.npy")).unwrap();
+        let labels = ae_toolkit::analysis::read_npy_i64(out.join("labels.npy")).unwrap();
         // Class names sort: "even" is 0, "odd" is 1.
         let expected: Vec<i64> = (0..203).map(|i| i64::from(i % 3 == 0)).collect();
         assert_eq!(labels.data, expected);

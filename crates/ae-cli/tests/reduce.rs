@@ -282,9 +282,9 @@ fn cluster_blobs_then_encode_round_trips_and_bad_inputs_fail() {
     let items = report["items"].as_u64().unwrap() as usize;
     assert_eq!(items, 360, "{report}");
     assert_eq!(report["latent"].as_u64(), Some(2));
-    let npy = ae_analysis::read_npy_f32(out.join("latents.npy")).unwrap();
+    let npy = ae_toolkit::analysis::read_npy_f32(out.join("latents.npy")).unwrap();
     assert_eq!(npy.shape, vec![360, 2]);
-    let labels = ae_analysis::read_npy_i64(out.join("labels.npy")).unwrap();
+    let labels = ae_toolkit::analysis::read_npy_i64(out.join("labels.npy")).unwrap();
     assert_eq!(labels.shape, vec![360]);
     assert!(labels.data.iter().all(|&l| (0..4).contains(&l)));
     let text = std::fs::read_to_string(out.join("latents.csv")).unwrap();
@@ -334,7 +334,7 @@ fn cluster_blobs_then_encode_round_trips_and_bad_inputs_fail() {
         .collect();
     assert_eq!(sizes.iter().sum::<u64>(), 360, "{report}");
     assert!(image::open(refined.join("dec-train.png")).unwrap().width() > 100);
-    let centres = ae_analysis::read_npy_f32(refined.join("centres.npy")).unwrap();
+    let centres = ae_toolkit::analysis::read_npy_f32(refined.join("centres.npy")).unwrap();
     assert_eq!(centres.shape, vec![4, 2]);
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(refined.join("dec.json")).unwrap()).unwrap();

@@ -5,8 +5,7 @@
 //! Only unsigned bytes (type `0x08`) are supported. Gzip compression is
 //! detected from the `0x1f 0x8b` magic bytes, not from the file name.
 
-use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 
 use flate2::Compression;
@@ -188,19 +187,18 @@ pub fn write_idx(path: &Path, dims: &[usize], data: &[u8], gzip: bool) -> Result
         })?;
         header.extend_from_slice(&d.to_be_bytes());
     }
-    let io = |e| DataError::io(path, e);
-    let file = BufWriter::new(File::create(path).map_err(io)?);
+    let io = |e: std::io::Error| DataError::io(path, e);
+    let mut file = ae_io::AtomicFile::create(path).map_err(|e| DataError::io(path, e.source))?;
     if gzip {
-        let mut enc = GzEncoder::new(file, Compression::default());
+        let mut enc = GzEncoder::new(&mut file, Compression::default());
         enc.write_all(&header).map_err(io)?;
         enc.write_all(data).map_err(io)?;
-        enc.finish().map_err(io)?.flush().map_err(io)?;
+        enc.finish().map_err(io)?;
     } else {
-        let mut file = file;
         file.write_all(&header).map_err(io)?;
         file.write_all(data).map_err(io)?;
-        file.flush().map_err(io)?;
     }
+    file.commit().map_err(|e| DataError::io(path, e.source))?;
     Ok(())
 }
 

@@ -2,20 +2,20 @@
 //! memory can be encoded or scored in bounded memory.
 //!
 //! An image folder is listed first (paths only) and its images are decoded chunk by chunk.
-//! A CSV table is read twice: a first pass checks every row and collects the distinct labels
+//! A CSV table is read twice (after a scan for an unterminated quote): a first pass checks every row and collects the distinct labels
 //! (so that labels and class names are exactly those of [`crate::table::read_csv`]), the
 //! second yields the rows chunk by chunk. Either way, the concatenated chunks equal the data
 //! set that the whole-file readers return.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Lines};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::dataset::{Dataset, ImageShape};
 use crate::error::{DataError, Result};
 use crate::folder::{MismatchedSize, check_image_shape, list_image_folder, load_listed_images};
-use crate::table::{CsvLayout, order_class_names, split_line};
+use crate::table::{CsvLayout, CsvOptions, QuoteScan, Records, order_class_names};
 use crate::values::Values;
 
 /// A data set delivered as consecutive chunks of at most `chunk_size` items.
@@ -34,7 +34,7 @@ enum ChunkSource {
         files: Vec<(PathBuf, Option<u32>)>,
         on_mismatch: MismatchedSize,
     },
-    Csv(CsvRows),
+    Csv(Box<CsvRows>),
 }
 
 impl ItemChunks {
@@ -77,8 +77,14 @@ impl ItemChunks {
     /// `chunk_size` at a time. Every row is checked before this returns, so a bad cell is an
     /// error here, not halfway through the chunks.
     pub fn csv(path: &Path, label_column: Option<&str>, chunk_size: usize) -> Result<Self> {
+        Self::csv_with(path, &CsvOptions::with_label(label_column), chunk_size)
+    }
+
+    /// The rows of the CSV table at `path` read as `options` say (as
+    /// [`crate::table::read_csv_with`] reads them), `chunk_size` at a time.
+    pub fn csv_with(path: &Path, options: &CsvOptions, chunk_size: usize) -> Result<Self> {
         let chunk_size = check_chunk_size(chunk_size)?;
-        let (layout, rows, labels) = CsvRows::check_all(path, label_column)?;
+        let (layout, rows, labels) = CsvRows::check_all(path, options)?;
         let class_names = order_class_names(labels.iter().map(String::as_str));
         let label_ids = class_names
             .iter()
@@ -91,7 +97,12 @@ impl ItemChunks {
             len: rows,
             chunk_size,
             delivered: 0,
-            source: ChunkSource::Csv(CsvRows::open(path, layout, label_ids)?),
+            source: ChunkSource::Csv(Box::new(CsvRows::open(
+                path,
+                options.delimiter,
+                layout,
+                label_ids,
+            )?)),
         })
     }
 
@@ -157,65 +168,43 @@ fn check_chunk_size(chunk_size: usize) -> Result<usize> {
     Ok(chunk_size)
 }
 
-/// The data rows of a CSV file, read line by line.
+/// The data rows of a CSV file, read record by record.
 struct CsvRows {
     path: PathBuf,
     layout: CsvLayout,
-    lines: Lines<BufReader<File>>,
-    line_number: usize,
+    records: Records<BufReader<File>>,
     label_ids: HashMap<String, u32>,
 }
 
 impl CsvRows {
-    /// The next non-blank record of `lines` after line `*line_number` (which it advances),
-    /// split into cells, with its line number; `Ok(None)` at the end of the file.
-    fn next_record(
-        path: &Path,
-        lines: &mut Lines<BufReader<File>>,
-        line_number: &mut usize,
-    ) -> Result<Option<(usize, Vec<String>)>> {
-        for line in lines.by_ref() {
-            *line_number += 1;
-            let line = line.map_err(|e| {
-                if e.kind() == std::io::ErrorKind::InvalidData {
-                    DataError::format(path, format!("line {line_number}: not UTF-8 text"))
-                } else {
-                    DataError::io(path, e)
-                }
-            })?;
-            let line = if *line_number == 1 {
-                line.strip_prefix('\u{feff}').unwrap_or(&line).to_string()
-            } else {
-                line
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let cells = split_line(*line_number, &line).map_err(|m| DataError::format(path, m))?;
-            return Ok(Some((*line_number, cells)));
-        }
-        Ok(None)
-    }
-
-    fn lines(path: &Path) -> Result<Lines<BufReader<File>>> {
+    fn open_file(path: &Path) -> Result<BufReader<File>> {
         let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-        Ok(BufReader::new(file).lines())
+        Ok(BufReader::new(file))
     }
 
     /// The first pass: the layout, the number of data rows and the distinct labels, after
     /// checking every row.
     fn check_all(
         path: &Path,
-        label_column: Option<&str>,
+        options: &CsvOptions,
     ) -> Result<(CsvLayout, usize, BTreeSet<String>)> {
         let fmt = |m: String| DataError::format(path, m);
-        let mut lines = Self::lines(path)?;
-        let mut line_number = 0;
-        let Some((first_line, first)) = Self::next_record(path, &mut lines, &mut line_number)?
-        else {
+        let mut scan = QuoteScan::new(options.delimiter);
+        let mut raw = Self::open_file(path)?;
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let n = raw.read(&mut buffer).map_err(|e| DataError::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            scan.feed(&buffer[..n]);
+        }
+        scan.finish().map_err(fmt)?;
+        let mut records = Records::new(Self::open_file(path)?, path, options.delimiter);
+        let Some((first_line, first)) = records.next_record()? else {
             return Err(fmt("empty file: no rows".to_string()));
         };
-        let layout = CsvLayout::from_first_row(first_line, first, label_column).map_err(fmt)?;
+        let layout = CsvLayout::from_first_row(first_line, first, options).map_err(fmt)?;
         let mut scratch = Vec::new();
         let mut labels = BTreeSet::new();
         let mut rows = 0usize;
@@ -233,7 +222,7 @@ impl CsvRows {
             let (line, cells) = layout.first_row();
             check(line, cells)?;
         }
-        while let Some((line, cells)) = Self::next_record(path, &mut lines, &mut line_number)? {
+        while let Some((line, cells)) = records.next_record()? {
             check(line, &cells)?;
         }
         if rows == 0 {
@@ -245,18 +234,21 @@ impl CsvRows {
     }
 
     /// The second pass, positioned at the first data row.
-    fn open(path: &Path, layout: CsvLayout, label_ids: HashMap<String, u32>) -> Result<Self> {
-        let mut lines = Self::lines(path)?;
-        let mut line_number = 0;
+    fn open(
+        path: &Path,
+        delimiter: u8,
+        layout: CsvLayout,
+        label_ids: HashMap<String, u32>,
+    ) -> Result<Self> {
+        let mut records = Records::new(Self::open_file(path)?, path, delimiter);
         if !layout.first_row_is_data() {
             // Skip the header.
-            Self::next_record(path, &mut lines, &mut line_number)?;
+            records.next_record()?;
         }
         Ok(Self {
             path: path.to_path_buf(),
             layout,
-            lines,
-            line_number,
+            records,
             label_ids,
         })
     }
@@ -267,13 +259,12 @@ impl CsvRows {
         let mut inputs = Vec::with_capacity(count * self.layout.feature_cols.len());
         let mut labels = Vec::new();
         for _ in 0..count {
-            let Some((line, cells)) =
-                Self::next_record(&self.path, &mut self.lines, &mut self.line_number)?
-            else {
-                return Err(fmt(format!(
-                    "the file ended at line {}, before all the rows of the first pass: was it changed while being read?",
-                    self.line_number
-                )));
+            let Some((line, cells)) = self.records.next_record()? else {
+                return Err(fmt(
+                    "the file ended before all the rows of the first pass: was it changed while \
+                     being read?"
+                        .to_string(),
+                ));
             };
             if let Some(label) = self
                 .layout

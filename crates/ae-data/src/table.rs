@@ -1,16 +1,60 @@
-//! CSV tables of numeric columns, with an optional label column, and
-//! per-column standardization.
+//! CSV tables of numeric columns, with an optional label column, and per-column
+//! standardization.
 //!
-//! The parser is deliberately small: comma-separated fields, optionally
-//! double-quoted (`""` inside quotes is a literal quote), one record per
-//! line, blank lines skipped. The first row is a header when it is not all
-//! numeric (or always, when a label column is requested by name).
+//! Tables are read with the [`csv`] crate: fields may be double-quoted (a quoted field may
+//! hold the delimiter, a newline, or `""` for a literal quote), the delimiter is a comma
+//! unless [`CsvOptions::delimiter`] says otherwise, cells are trimmed, and blank lines are
+//! skipped. The first row is a header when it is not all numeric (or always, when a label
+//! column is requested by name). Every error names the file, and the line and column at
+//! fault.
+//!
+//! A trained run reads new tables by the names of the columns it was trained on
+//! ([`CsvOptions::columns`]): the columns may come in another order, and a label column named
+//! at reading time is set aside as labels rather than read as a feature.
 
+use std::io::Read;
 use std::path::Path;
 
 use crate::dataset::{Dataset, ImageShape};
 use crate::error::{DataError, Result};
 use crate::values::Values;
+
+/// How to read a CSV table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// The column holding labels, named in the header.
+    pub label_column: Option<String>,
+    /// With `label_column`: a table whose header lacks that column is read without labels
+    /// instead of being refused (new data scored by a run trained with labels).
+    pub label_optional: bool,
+    /// The field delimiter (a comma by default).
+    pub delimiter: u8,
+    /// The feature columns to read, by header name and in this order (the columns a run was
+    /// trained on); `None` reads every column but the label column. A table without a header
+    /// must then have exactly these columns, in this order.
+    pub columns: Option<Vec<String>>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self {
+            label_column: None,
+            label_optional: false,
+            delimiter: b',',
+            columns: None,
+        }
+    }
+}
+
+impl CsvOptions {
+    /// Options reading every feature column, with `label_column` as labels.
+    pub fn with_label(label_column: Option<&str>) -> Self {
+        Self {
+            label_column: label_column.map(str::to_string),
+            ..Self::default()
+        }
+    }
+}
 
 /// A parsed CSV table: the data set plus the names of its feature columns.
 #[derive(Debug, Clone)]
@@ -19,67 +63,8 @@ pub struct CsvTable {
     pub data: Dataset,
     /// Feature column names from the header, or `column N` (1-based) without one.
     pub columns: Vec<String>,
-}
-
-/// Splits one CSV line into fields; `Err` says what is wrong and in which column.
-fn split_fields(line: &str) -> std::result::Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    let skip_blanks = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
-        while chars.next_if(|c| *c == ' ' || *c == '\t').is_some() {}
-    };
-    loop {
-        let mut field = String::new();
-        skip_blanks(&mut chars);
-        if chars.next_if_eq(&'"').is_some() {
-            loop {
-                match chars.next() {
-                    None => {
-                        return Err(format!(
-                            "column {}: unterminated quoted field",
-                            fields.len() + 1
-                        ));
-                    }
-                    Some('"') => {
-                        if chars.next_if_eq(&'"').is_some() {
-                            field.push('"');
-                        } else {
-                            break;
-                        }
-                    }
-                    Some(c) => field.push(c),
-                }
-            }
-            skip_blanks(&mut chars);
-            match chars.next() {
-                None => {
-                    fields.push(field);
-                    return Ok(fields);
-                }
-                Some(',') => fields.push(field),
-                Some(c) => {
-                    return Err(format!(
-                        "column {}: unexpected character {c:?} after a closing quote",
-                        fields.len() + 1
-                    ));
-                }
-            }
-        } else {
-            loop {
-                match chars.next() {
-                    None => {
-                        fields.push(field.trim_end().to_string());
-                        return Ok(fields);
-                    }
-                    Some(',') => {
-                        fields.push(field.trim_end().to_string());
-                        break;
-                    }
-                    Some(c) => field.push(c),
-                }
-            }
-        }
-    }
+    /// Whether the table had a header naming its columns.
+    pub has_header: bool,
 }
 
 /// Parses a numeric cell; `Err` says what is wrong with it.
@@ -110,39 +95,32 @@ pub fn load_csv(path: &Path, label_column: Option<&str>) -> Result<Dataset> {
 /// cells, for rows with the wrong number of cells, and for an empty file.
 /// The result has shape 1 × 1 × number of feature columns and no value range.
 pub fn read_csv(path: &Path, label_column: Option<&str>) -> Result<CsvTable> {
+    read_csv_with(path, &CsvOptions::with_label(label_column))
+}
+
+/// Reads a CSV table as `options` say (see [`read_csv`]).
+pub fn read_csv_with(path: &Path, options: &CsvOptions) -> Result<CsvTable> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    parse_csv(&bytes, path, label_column)
+    parse_csv_with(&bytes, path, options)
 }
 
 /// Parses the bytes of a CSV table as [`read_csv`] does; errors name
 /// `path` as the file the bytes came from.
 pub fn parse_csv(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Result<CsvTable> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        DataError::format(
-            path,
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.valid_up_to()
-            ),
-        )
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let fmt = |msg: String| DataError::format(path, msg);
+    parse_csv_with(bytes, path, &CsvOptions::with_label(label_column))
+}
 
-    let mut records = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            split_fields(line)
-                .map(|cells| (i + 1, cells))
-                .map_err(|m| fmt(format!("line {}, {m}", i + 1)))
-        });
-    let Some(first) = records.next() else {
+/// Parses the bytes of a CSV table as `options` say; errors name `path`.
+pub fn parse_csv_with(bytes: &[u8], path: &Path, options: &CsvOptions) -> Result<CsvTable> {
+    let fmt = |msg: String| DataError::format(path, msg);
+    let mut scan = QuoteScan::new(options.delimiter);
+    scan.feed(bytes);
+    scan.finish().map_err(fmt)?;
+    let mut records = Records::new(bytes, path, options.delimiter);
+    let Some((first_line, first)) = records.next_record()? else {
         return Err(fmt("empty file: no rows".to_string()));
     };
-    let (first_line, first) = first?;
-    let layout = CsvLayout::from_first_row(first_line, first, label_column).map_err(fmt)?;
+    let layout = CsvLayout::from_first_row(first_line, first, options).map_err(fmt)?;
     let mut inputs = Vec::new();
     let mut raw_labels: Vec<String> = Vec::new();
     let mut count = 0usize;
@@ -157,8 +135,7 @@ pub fn parse_csv(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Resul
         let (line, cells) = layout.first_row();
         add(line, cells)?;
     }
-    for record in records {
-        let (line, cells) = record?;
+    while let Some((line, cells)) = records.next_record()? {
         add(line, &cells)?;
     }
     if count == 0 {
@@ -188,7 +165,147 @@ pub fn parse_csv(bytes: &[u8], path: &Path, label_column: Option<&str>) -> Resul
             value_range: None,
         },
         columns: layout.column_names(),
+        has_header: layout.header.is_some(),
     })
+}
+
+/// The records of a CSV source, with the line each starts on; blank lines are skipped and a
+/// leading byte-order mark is dropped.
+pub(crate) struct Records<R: Read> {
+    reader: csv::Reader<R>,
+    record: csv::StringRecord,
+    path: std::path::PathBuf,
+    first: bool,
+}
+
+impl<R: Read> Records<R> {
+    /// The records of `source`, which is the file `path`.
+    pub(crate) fn new(source: R, path: &Path, delimiter: u8) -> Self {
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .trim(csv::Trim::All)
+            .from_reader(source);
+        Self {
+            reader,
+            record: csv::StringRecord::new(),
+            path: path.to_path_buf(),
+            first: true,
+        }
+    }
+
+    /// The next non-blank record and its line number; `Ok(None)` at the end.
+    pub(crate) fn next_record(&mut self) -> Result<Option<(usize, Vec<String>)>> {
+        loop {
+            let more = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| csv_error(&self.path, e))?;
+            if !more {
+                return Ok(None);
+            }
+            let line = self.record.position().map_or(0, |p| p.line() as usize);
+            let mut cells: Vec<String> = self.record.iter().map(str::to_string).collect();
+            if std::mem::take(&mut self.first)
+                && let Some(cell) = cells.first_mut()
+                && let Some(rest) = cell.strip_prefix('\u{feff}')
+            {
+                *cell = rest.trim_start().to_string();
+            }
+            if cells.iter().all(String::is_empty) && cells.len() <= 1 {
+                continue;
+            }
+            return Ok(Some((line, cells)));
+        }
+    }
+}
+
+/// A [`csv::Error`] as this crate's error, with the line where the reader stopped.
+fn csv_error(path: &Path, error: csv::Error) -> DataError {
+    let line = error.position().map(|p| p.line());
+    match error.into_kind() {
+        csv::ErrorKind::Io(e) => DataError::io(path, e),
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            let line = pos.map(|p| p.line()).or(line).unwrap_or(0);
+            DataError::format(path, format!("line {line}: not UTF-8 text"))
+        }
+        other => DataError::format(path, format!("{other:?}")),
+    }
+}
+
+/// Finds a quoted field left open at the end of the input, which the [`csv`] reader would
+/// silently run to the end of the file. Fed the bytes in order, in any chunks.
+pub(crate) struct QuoteScan {
+    delimiter: u8,
+    line: usize,
+    column: usize,
+    field_start: bool,
+    in_quotes: bool,
+    quote_seen: bool,
+    opened: (usize, usize),
+}
+
+impl QuoteScan {
+    /// A scanner for fields separated by `delimiter`.
+    pub(crate) fn new(delimiter: u8) -> Self {
+        Self {
+            delimiter,
+            line: 1,
+            column: 1,
+            field_start: true,
+            in_quotes: false,
+            quote_seen: false,
+            opened: (0, 0),
+        }
+    }
+
+    /// Scans the next bytes.
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.in_quotes {
+                if self.quote_seen {
+                    self.quote_seen = false;
+                    if b == b'"' {
+                        continue;
+                    }
+                    self.in_quotes = false;
+                } else {
+                    if b == b'"' {
+                        self.quote_seen = true;
+                    } else if b == b'\n' {
+                        self.line += 1;
+                    }
+                    continue;
+                }
+            }
+            if b == b'"' && self.field_start {
+                self.in_quotes = true;
+                self.opened = (self.line, self.column);
+                self.field_start = false;
+            } else if b == self.delimiter {
+                self.field_start = true;
+                self.column += 1;
+            } else if b == b'\n' {
+                self.line += 1;
+                self.column = 1;
+                self.field_start = true;
+            } else if !matches!(b, b' ' | b'\t' | b'\r') {
+                self.field_start = false;
+            }
+        }
+    }
+
+    /// `Err` names where an unterminated quoted field starts.
+    pub(crate) fn finish(&self) -> std::result::Result<(), String> {
+        if self.in_quotes && !self.quote_seen {
+            let (line, column) = self.opened;
+            return Err(format!(
+                "line {line}, column {column}: unterminated quoted field"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The distinct label strings of a table, sorted (numerically when all are
@@ -220,7 +337,7 @@ pub(crate) struct CsvLayout {
     ncols: usize,
     /// The label column's index, if any.
     pub(crate) label_index: Option<usize>,
-    /// The feature columns' indices.
+    /// The feature columns' indices, in the order they are read.
     pub(crate) feature_cols: Vec<usize>,
 }
 
@@ -229,39 +346,85 @@ impl CsvLayout {
     pub(crate) fn from_first_row(
         first_line: usize,
         first: Vec<String>,
-        label_column: Option<&str>,
+        options: &CsvOptions,
     ) -> std::result::Result<Self, String> {
-        let has_header = label_column.is_some() || first.iter().any(|c| parse_number(c).is_err());
+        let label_column = options.label_column.as_deref();
+        let numeric_row = first.iter().all(|c| parse_number(c).is_ok());
+        let has_header = (label_column.is_some() && !options.label_optional) || !numeric_row;
         let ncols = first.len();
         let header = has_header.then(|| first.clone());
-        let label_index = match label_column {
-            None => None,
-            Some(name) => {
-                let header = header.as_deref().unwrap_or_default();
-                let matches: Vec<usize> = header
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, h)| h.as_str() == name)
-                    .map(|(i, _)| i)
-                    .collect();
-                match matches.as_slice() {
-                    [i] => Some(*i),
-                    [] => {
-                        return Err(format!(
-                            "line {first_line}: no label column named {name:?} in the header (columns: {})",
-                            header.join(", ")
-                        ));
-                    }
-                    _ => {
-                        return Err(format!(
-                            "line {first_line}: the header has {} columns named {name:?}",
-                            matches.len()
-                        ));
-                    }
-                }
+        let position = |name: &str| -> std::result::Result<Option<usize>, String> {
+            let header = header.as_deref().unwrap_or_default();
+            let matches: Vec<usize> = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.as_str() == name)
+                .map(|(i, _)| i)
+                .collect();
+            match matches.as_slice() {
+                [i] => Ok(Some(*i)),
+                [] => Ok(None),
+                _ => Err(format!(
+                    "line {first_line}: the header has {} columns named {name:?}",
+                    matches.len()
+                )),
             }
         };
-        let feature_cols: Vec<usize> = (0..ncols).filter(|&c| Some(c) != label_index).collect();
+        let label_index = match label_column {
+            None => None,
+            Some(name) => match position(name)? {
+                Some(i) => Some(i),
+                None if options.label_optional => None,
+                None => {
+                    return Err(format!(
+                        "line {first_line}: no label column named {name:?} in the header (columns: {})",
+                        header.as_deref().unwrap_or_default().join(", ")
+                    ));
+                }
+            },
+        };
+        let feature_cols: Vec<usize> = match (&options.columns, &header) {
+            (Some(wanted), Some(names)) => {
+                let mut cols = Vec::with_capacity(wanted.len());
+                for name in wanted {
+                    match position(name)? {
+                        Some(i) if Some(i) != label_index => cols.push(i),
+                        _ => {
+                            return Err(format!(
+                                "line {first_line}: no column named {name:?} in the header (the \
+                                 run was trained on columns {}; this table has {})",
+                                wanted.join(", "),
+                                names.join(", ")
+                            ));
+                        }
+                    }
+                }
+                if let Some(extra) =
+                    (0..ncols).find(|c| !cols.contains(c) && Some(*c) != label_index)
+                {
+                    return Err(format!(
+                        "line {first_line}: column {} ({:?}) is not one the run was trained on \
+                         ({}); if it holds labels, name it as the label column",
+                        extra + 1,
+                        names[extra],
+                        wanted.join(", ")
+                    ));
+                }
+                cols
+            }
+            (Some(wanted), None) => {
+                if ncols != wanted.len() {
+                    return Err(format!(
+                        "line {first_line}: {ncols} columns and no header, but the run was \
+                         trained on {} columns ({})",
+                        wanted.len(),
+                        wanted.join(", ")
+                    ));
+                }
+                (0..ncols).collect()
+            }
+            (None, _) => (0..ncols).filter(|&c| Some(c) != label_index).collect(),
+        };
         if feature_cols.is_empty() {
             return Err("no numeric feature columns".to_string());
         }
@@ -342,14 +505,6 @@ impl CsvLayout {
         }
         Ok(Some(label))
     }
-}
-
-/// Splits one CSV line into fields, naming the line in the error.
-pub(crate) fn split_line(
-    line_number: usize,
-    line: &str,
-) -> std::result::Result<Vec<String>, String> {
-    split_fields(line).map_err(|m| format!("line {line_number}, {m}"))
 }
 
 /// Per-column mean and standard deviation, to standardize features to mean
@@ -490,7 +645,7 @@ mod tests {
         let p = write(
             &dir,
             "iris.csv",
-            "a, \"b,x\",species\r\n1,2,setosa\n\n3.5,-4e1,\"virginica\"\n5,6,setosa\n",
+            "a,\"b,x\",species\r\n1,2,setosa\n\n3.5,-4e1,\"virginica\"\n5,6,setosa\n",
         );
         let t = read_csv(&p, Some("species")).unwrap();
         assert_eq!(t.columns, vec!["a", "b,x"]);
@@ -565,6 +720,82 @@ mod tests {
         assert!(msg.contains("no label column named \"class\""), "{msg}");
         let p = write(&dir, "q.csv", "a,b\n1,\"2\n");
         assert!(err(&p, None).contains("unterminated"));
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_delimiters_quotes_and_newlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            &dir,
+            "q.csv",
+            "x;\"kind; of\"\n1;\"a \"\"big\"\" one\"\n2;\"two\nlines\"\n3;plain\n4;oops;\n",
+        );
+        let options = CsvOptions {
+            label_column: Some("kind; of".into()),
+            delimiter: b';',
+            ..CsvOptions::default()
+        };
+        let msg = read_csv_with(&p, &options).unwrap_err().to_string();
+        // The record after the two-line field starts on line 5.
+        assert!(msg.contains("line 6") && msg.contains("ragged"), "{msg}");
+        std::fs::write(
+            &p,
+            "x;\"kind; of\"\n1;\"a \"\"big\"\" one\"\n2;\"two\nlines\"\n3;plain\n",
+        )
+        .unwrap();
+        let t = read_csv_with(&p, &options).unwrap();
+        assert_eq!(t.columns, ["x"]);
+        assert_eq!(t.data.class_names, ["a \"big\" one", "plain", "two\nlines"]);
+        assert_eq!(t.data.labels, Some(vec![0, 2, 1]));
+        let p = write(&dir, "open.csv", "a,b\n1,2\n3,\"4\n5,6\n");
+        let msg = err(&p, None);
+        assert!(
+            msg.contains("line 3, column 2") && msg.contains("unterminated"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_run_reads_its_columns_by_name_and_sets_a_label_column_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let trained = vec!["a".to_string(), "b".to_string()];
+        let by_name = |label: Option<&str>, optional: bool| CsvOptions {
+            label_column: label.map(str::to_string),
+            label_optional: optional,
+            columns: Some(trained.clone()),
+            ..CsvOptions::default()
+        };
+        // Reordered, with a label column.
+        let p = write(&dir, "new.csv", "b,y,a\n2,yes,1\n4,no,3\n");
+        let t = read_csv_with(&p, &by_name(Some("y"), false)).unwrap();
+        assert_eq!(t.columns, trained);
+        assert_eq!(t.data.inputs, vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(t.data.class_names, ["no", "yes"]);
+        assert_eq!(t.data.labels, Some(vec![1, 0]));
+        // The label column left out: an extra column the run never saw.
+        let msg = read_csv_with(&p, &by_name(None, false))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("new.csv") && msg.contains("column 2 (\"y\")") && msg.contains("label"),
+            "{msg}"
+        );
+        // A missing feature column is named.
+        let p = write(&dir, "short.csv", "a,y\n1,yes\n");
+        let msg = read_csv_with(&p, &by_name(Some("y"), false))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("no column named \"b\""), "{msg}");
+        // An optional label column may be absent; without a header the order is the run's.
+        let p = write(&dir, "plain.csv", "1,2\n3,4\n");
+        let t = read_csv_with(&p, &by_name(Some("y"), true)).unwrap();
+        assert_eq!(t.data.labels, None);
+        assert_eq!(t.data.inputs, vec![1.0, 2.0, 3.0, 4.0]);
+        let p = write(&dir, "wide.csv", "1,2,3\n");
+        let msg = read_csv_with(&p, &by_name(None, false))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("3 columns and no header"), "{msg}");
     }
 
     #[test]

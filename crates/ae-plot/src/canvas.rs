@@ -6,10 +6,7 @@
 //! pixel it lands in. Everything is clipped to the canvas and to the current
 //! clip rectangle ([`Canvas::set_clip`]).
 
-use std::fs;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use image::codecs::png::PngEncoder;
 use image::{ExtendedColorType, ImageEncoder, RgbImage};
@@ -413,61 +410,28 @@ impl Canvas {
         });
     }
 
-    /// Writes the canvas as a PNG to `path` atomically: the image goes to a
-    /// temporary file in the same directory which is then renamed over
-    /// `path`, so readers never see a half-written file. Errors name `path`.
+    /// Writes the canvas as a PNG to `path` atomically (through [`ae_io`]): readers never
+    /// see a half-written file. Errors name `path`.
     pub fn save_png(&self, path: impl AsRef<Path>) -> Result<(), PlotError> {
         let path = path.as_ref();
-        let io_err = |source: std::io::Error| PlotError::Io {
+        let bytes = encode_png(&self.img, path)?;
+        ae_io::write_atomic(path, &bytes).map_err(PlotError::from)
+    }
+}
+
+/// The PNG encoding of `img`; errors name `path`, the file it is meant for.
+pub(crate) fn encode_png(img: &RgbImage, path: &Path) -> Result<Vec<u8>, PlotError> {
+    let mut bytes = Vec::new();
+    PngEncoder::new(&mut bytes)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgb8,
+        )
+        .map_err(|source| PlotError::Encode {
             path: path.to_path_buf(),
             source,
-        };
-        let file_name = path.file_name().ok_or_else(|| {
-            io_err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the path does not name a file",
-            ))
         })?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let tmp: PathBuf = dir.join(format!(
-            ".{}.{}-{}.tmp",
-            file_name.to_string_lossy(),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = self.write_png_file(&tmp, path);
-        let result = written.and_then(|()| fs::rename(&tmp, path).map_err(io_err));
-        if result.is_err() {
-            // Best effort: the temporary file may not even exist.
-            let _ = fs::remove_file(&tmp);
-        }
-        result
-    }
-
-    fn write_png_file(&self, tmp: &Path, target: &Path) -> Result<(), PlotError> {
-        let io_err = |source: std::io::Error| PlotError::Io {
-            path: target.to_path_buf(),
-            source,
-        };
-        let file = fs::File::create(tmp).map_err(io_err)?;
-        let mut out = BufWriter::new(file);
-        PngEncoder::new(&mut out)
-            .write_image(
-                self.img.as_raw(),
-                self.img.width(),
-                self.img.height(),
-                ExtendedColorType::Rgb8,
-            )
-            .map_err(|source| PlotError::Encode {
-                path: target.to_path_buf(),
-                source,
-            })?;
-        let file = out.into_inner().map_err(|e| io_err(e.into_error()))?;
-        file.sync_all().map_err(io_err)?;
-        Ok(())
-    }
+    Ok(bytes)
 }

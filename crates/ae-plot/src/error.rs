@@ -2,6 +2,15 @@
 
 use std::path::PathBuf;
 
+impl From<ae_io::WriteError> for PlotError {
+    fn from(e: ae_io::WriteError) -> Self {
+        PlotError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 /// Everything that can go wrong while laying out, drawing or saving a chart.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
@@ -21,6 +30,9 @@ pub enum PlotError {
         /// The underlying encoder error.
         source: image::ImageError,
     },
+    /// Items of this shape cannot be drawn as images.
+    #[error("cannot draw items of shape {0} as images")]
+    NotImages(crate::grid::ItemShape),
     /// The requested image leaves no room for a plot area.
     #[error("image too small for a chart: {width}x{height}")]
     TooSmall {

@@ -1,87 +1,70 @@
-//! A file recorder that never leaves a half-written record: it writes beside the target, syncs,
-//! then renames. burn-train's checkpointer writes through it, so a run killed while saving
-//! keeps its previous checkpoint intact.
+//! A file recorder that never leaves a half-written record: it encodes the record in memory
+//! with a bytes recorder (named MessagePack, the same bytes burn's `NamedMpkFileRecorder`
+//! writes) and writes them through [`ae_io`], which checks every write, the sync and the size
+//! before it renames the file into place. burn-train's checkpointer writes through it, so a run
+//! killed while saving, or one that meets a full disk, keeps its previous checkpoint intact.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use burn::record::{FileRecorder, Recorder, RecorderError};
+use burn::record::{
+    FileRecorder, NamedMpkBytesRecorder, PrecisionSettings, Recorder, RecorderError,
+};
 use burn::tensor::backend::Backend;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Wraps a [`FileRecorder`] so that every save is atomic (write, sync, rename).
+/// Saves records as named MessagePack (`.mpk`) files, atomically; loads them back.
 #[derive(Debug, Clone, Default)]
-pub struct AtomicFileRecorder<R> {
-    inner: R,
+pub struct AtomicFileRecorder<S: PrecisionSettings> {
+    _settings: std::marker::PhantomData<S>,
 }
 
-impl<R> AtomicFileRecorder<R> {
-    /// Atomic saves through `inner`.
-    pub fn new(inner: R) -> Self {
-        Self { inner }
+impl<S: PrecisionSettings> AtomicFileRecorder<S> {
+    /// A recorder at precision `S`.
+    pub fn new() -> Self {
+        Self {
+            _settings: std::marker::PhantomData,
+        }
     }
 }
 
-/// The temporary stem a record for `stem` is written to before the rename: a hidden sibling,
-/// so that an interrupted save never looks like a checkpoint.
-fn partial_stem(stem: &Path) -> PathBuf {
-    let mut name = std::ffi::OsString::from(".partial-");
-    name.push(stem.file_name().unwrap_or_default());
-    stem.with_file_name(name)
-}
-
-impl<B: Backend, R: FileRecorder<B>> Recorder<B> for AtomicFileRecorder<R> {
-    type Settings = R::Settings;
+impl<B: Backend, S: PrecisionSettings> Recorder<B> for AtomicFileRecorder<S> {
+    type Settings = S;
     type RecordArgs = PathBuf;
     type RecordOutput = ();
     type LoadArgs = PathBuf;
 
     fn save_item<I: Serialize>(&self, item: I, file: PathBuf) -> Result<(), RecorderError> {
-        let extension = <R as FileRecorder<B>>::file_extension();
-        let target = file.with_extension(extension);
-        let partial = partial_stem(&file);
-        let partial_file = partial.with_extension(extension);
-        self.inner.save_item(item, partial)?;
-        let finish = || -> std::io::Result<()> {
-            std::fs::File::open(&partial_file)?.sync_all()?;
-            std::fs::rename(&partial_file, &target)?;
-            if let Some(dir) = target.parent()
-                && let Ok(dir) = std::fs::File::open(dir)
-            {
-                // Persist the rename itself; not every platform can sync a directory.
-                let _ = dir.sync_all();
-            }
-            Ok(())
-        };
-        finish().map_err(|e| {
-            let _ = std::fs::remove_file(&partial_file);
-            RecorderError::Unknown(format!("cannot write {}: {e}", target.display()))
-        })
+        let target = file.with_extension(<Self as FileRecorder<B>>::file_extension());
+        let bytes = Recorder::<B>::save_item(&NamedMpkBytesRecorder::<S>::new(), item, ())?;
+        ae_io::write_atomic(&target, &bytes).map_err(|e| RecorderError::Unknown(e.to_string()))
     }
 
     fn load_item<I: DeserializeOwned>(&self, file: &mut PathBuf) -> Result<I, RecorderError> {
-        <R as Recorder<B>>::load_item(&self.inner, file)
+        let path = file.with_extension(<Self as FileRecorder<B>>::file_extension());
+        let mut bytes = std::fs::read(&path)
+            .map_err(|e| RecorderError::FileNotFound(format!("{}: {e}", path.display())))?;
+        Recorder::<B>::load_item(&NamedMpkBytesRecorder::<S>::new(), &mut bytes)
     }
 }
 
-impl<B: Backend, R: FileRecorder<B>> FileRecorder<B> for AtomicFileRecorder<R> {
+impl<B: Backend, S: PrecisionSettings> FileRecorder<B> for AtomicFileRecorder<S> {
     fn file_extension() -> &'static str {
-        <R as FileRecorder<B>>::file_extension()
+        "mpk"
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+    use burn::record::FullPrecisionSettings;
 
     type Inner = burn_ndarray::NdArray<f32>;
 
     #[test]
     fn saves_under_the_target_name_and_leaves_no_partial_file() {
         let dir = tempfile::tempdir().unwrap();
-        let recorder =
-            AtomicFileRecorder::new(NamedMpkFileRecorder::<FullPrecisionSettings>::new());
+        let recorder = AtomicFileRecorder::<FullPrecisionSettings>::new();
         let stem = dir.path().join("model-3");
         Recorder::<Inner>::save_item(&recorder, vec![1.5f32, -2.0], stem.clone()).unwrap();
         let names: Vec<String> = std::fs::read_dir(dir.path())
@@ -97,15 +80,61 @@ mod tests {
     #[test]
     fn a_failed_save_keeps_the_previous_record() {
         let dir = tempfile::tempdir().unwrap();
-        let recorder =
-            AtomicFileRecorder::new(NamedMpkFileRecorder::<FullPrecisionSettings>::new());
+        let recorder = AtomicFileRecorder::<FullPrecisionSettings>::new();
         let stem = dir.path().join("model-1");
         Recorder::<Inner>::save_item(&recorder, vec![7.0f32], stem.clone()).unwrap();
-        // A directory where the temporary file must go makes the write fail midway.
-        std::fs::create_dir(dir.path().join(".partial-model-1.mpk")).unwrap();
-        assert!(Recorder::<Inner>::save_item(&recorder, vec![8.0f32], stem.clone()).is_err());
+        // A record that fails halfway through its encoding writes nothing.
+        struct Failing;
+        impl Serialize for Failing {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("cannot encode"))
+            }
+        }
+        let failed = Recorder::<Inner>::save_item(&recorder, (8.0f32, Failing), stem.clone());
+        assert!(failed.is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no partial file is left");
         let mut path = stem;
         let back: Vec<f32> = Recorder::<Inner>::load_item(&recorder, &mut path).unwrap();
         assert_eq!(back, vec![7.0]);
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+    use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+
+    type Inner = burn_ndarray::NdArray<f32>;
+
+    #[test]
+    fn files_are_those_of_burns_named_mpk_recorder() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = dir.path().join("ours");
+        let burns = dir.path().join("burns");
+        let item = vec![1.5f32, -2.0, 3.25];
+        Recorder::<Inner>::save_item(
+            &AtomicFileRecorder::<FullPrecisionSettings>::new(),
+            item.clone(),
+            ours.clone(),
+        )
+        .unwrap();
+        Recorder::<Inner>::save_item(
+            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
+            item.clone(),
+            burns.clone(),
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(ours.with_extension("mpk")).unwrap(),
+            std::fs::read(burns.with_extension("mpk")).unwrap()
+        );
+        let mut path = burns;
+        let back: Vec<f32> = Recorder::<Inner>::load_item(
+            &AtomicFileRecorder::<FullPrecisionSettings>::new(),
+            &mut path,
+        )
+        .unwrap();
+        assert_eq!(back, item);
     }
 }

@@ -1,145 +1,15 @@
 //! Experiment configs: what data, which model, how to train. Read from TOML with unknown keys
 //! rejected, and saved beside every run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ae_data::Corruption;
-use ae_data::folder::MismatchedSize;
+pub use ae_data::{DataConfig, DataSource};
 use ae_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 use crate::pretraining::RbmPretraining;
 use crate::schedule::LrSchedule;
-
-/// Where the data comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DataSource {
-    /// MNIST from the shipped `datasets/mnist`.
-    Mnist,
-    /// Fashion-MNIST from the shipped `datasets/fashion-mnist`.
-    FashionMnist,
-    /// A folder of images, one sub-folder per class.
-    ImageFolder,
-    /// A CSV table of numeric columns.
-    Csv,
-    /// Input and target image folders matched by file name.
-    Paired,
-    /// MNIST digits tinted with a random hue on a random background (seeded per item): the
-    /// grey version in (three equal channels), the colour image out.
-    ColoredMnist,
-    /// A seeded noisy parabola in 2-D.
-    Parabola,
-    /// A seeded noisy helix in 3-D.
-    Helix,
-}
-
-fn default_samples() -> usize {
-    2000
-}
-fn default_noise() -> f32 {
-    0.05
-}
-
-/// The data of an experiment and how it is corrupted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataConfig {
-    /// Where the data comes from.
-    pub source: DataSource,
-    /// The datasets root (MNIST sources; default `$AE_DATASETS` or `datasets`), the image
-    /// folder, the CSV file, or the input folder of a paired dataset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// The target folder of a paired dataset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_path: Option<PathBuf>,
-    /// Image channels for folders (1 grey, 3 RGB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channels: Option<usize>,
-    /// Image height for folders.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub height: Option<usize>,
-    /// Image width for folders.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub width: Option<usize>,
-    /// What to do with folder images of another size.
-    #[serde(default = "default_mismatch")]
-    pub on_size_mismatch: MismatchedSize,
-    /// The CSV column holding labels, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label_column: Option<String>,
-    /// Number of points of a synthetic manifold.
-    #[serde(default = "default_samples")]
-    pub samples: usize,
-    /// Noise standard deviation of a synthetic manifold.
-    #[serde(default = "default_noise")]
-    pub noise: f32,
-    /// Use only the first `limit` training items (and at most `limit` validation items); a
-    /// source with an official test split still evaluates on all of it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<usize>,
-    /// Fraction of the training items held out for validation. Default: MNIST sources
-    /// validate on their test split; other sources hold out 0.1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_fraction: Option<f64>,
-    /// Train only on these labels (one-class and few-class setups): the training and
-    /// validation items are those of these classes, while the test split keeps every class
-    /// (items of other classes are the anomalies of `ae anomaly eval`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub classes: Option<Vec<u32>>,
-    /// Dynamic binarization: resample each pixel as Bernoulli(value) every time it is used.
-    #[serde(default)]
-    pub binarize: bool,
-    /// Uniform dequantization of 8-bit images: `(round(255·x) + u) / 256` with fresh
-    /// `u ~ U(0, 1)` each use, so a continuous likelihood's bits per dimension are meaningful.
-    #[serde(default)]
-    pub dequantize: bool,
-    /// Corruptions applied, in order, to the input (the target stays clean).
-    #[serde(default)]
-    pub corruptions: Vec<Corruption>,
-}
-
-fn default_mismatch() -> MismatchedSize {
-    MismatchedSize::Resize
-}
-
-impl DataConfig {
-    /// A config for `source` with every option at its default.
-    pub fn new(source: DataSource) -> Self {
-        Self {
-            source,
-            path: None,
-            target_path: None,
-            channels: None,
-            height: None,
-            width: None,
-            on_size_mismatch: MismatchedSize::Resize,
-            label_column: None,
-            samples: default_samples(),
-            noise: default_noise(),
-            limit: None,
-            validation_fraction: None,
-            classes: None,
-            binarize: false,
-            dequantize: false,
-            corruptions: Vec::new(),
-        }
-    }
-
-    /// The batcher that feeds `data` to a model as this config says (corruptions,
-    /// binarization, dequantization), its randomness drawn from `seed`.
-    pub fn batcher(&self, data: std::sync::Arc<ae_data::Dataset>, seed: u64) -> ae_data::AeBatcher {
-        let corruptions = self
-            .corruptions
-            .iter()
-            .map(|c| c.for_items(data.shape))
-            .collect();
-        ae_data::AeBatcher::new(data, corruptions, self.binarize, seed)
-            .with_dequantization(self.dequantize)
-    }
-}
 
 /// The optimizer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -328,33 +198,9 @@ impl ExperimentConfig {
         if let Some(pretraining) = &t.rbm_pretraining {
             pretraining.validate(&self.model)?;
         }
-        let d = &self.data;
-        for c in &d.corruptions {
-            c.validate()?;
-        }
-        if let Some(f) = d.validation_fraction
-            && !(f > 0.0 && f < 1.0)
-        {
-            return invalid(format!(
-                "data.validation_fraction must be in (0, 1), got {f}"
-            ));
-        }
-        if d.binarize && d.dequantize {
-            return invalid(
-                "data.binarize and data.dequantize exclude each other: pick one".into(),
-            );
-        }
-        if let Some(classes) = &d.classes
-            && classes.is_empty()
-        {
-            return invalid("data.classes must name at least one class".into());
-        }
-        if d.limit == Some(0) {
-            return invalid("data.limit must be at least 1".into());
-        }
-        if !(d.noise.is_finite() && d.noise >= 0.0) {
-            return invalid("data.noise must be non-negative".into());
-        }
+        self.data
+            .validate()
+            .map_err(|e| TrainError::Invalid(e.to_string()))?;
         if self.model.latent() == 0 {
             return invalid("model.latent must be at least 1".into());
         }

@@ -11,6 +11,7 @@ use signal_hook::SigId;
 use signal_hook::consts::SIGINT;
 
 use crate::TrainError;
+use crate::progress::Reporter;
 
 /// Exit status after a second Ctrl-C (128 + SIGINT, as shells report it).
 const FORCED_EXIT: i32 = 130;
@@ -24,8 +25,9 @@ pub struct CtrlCWatch {
 }
 
 impl CtrlCWatch {
-    /// Installs the handlers; `interrupter` is stopped on the first Ctrl-C.
-    pub fn install(interrupter: Interrupter) -> Result<Self, TrainError> {
+    /// Installs the handlers; `interrupter` is stopped on the first Ctrl-C, which is told to
+    /// `reporter`.
+    pub fn install(interrupter: Interrupter, reporter: Reporter) -> Result<Self, TrainError> {
         let pressed = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicBool::new(false));
         let register = |e: std::io::Error| {
@@ -41,8 +43,8 @@ impl CtrlCWatch {
             std::thread::spawn(move || {
                 while !done.load(Ordering::Relaxed) {
                     if pressed.load(Ordering::Relaxed) {
-                        eprintln!(
-                            "\nCtrl-C: stopping after this step and saving the model (press again to quit now)"
+                        reporter.notice(
+                            "Ctrl-C: stopping after this step and saving the model (press again to quit now)",
                         );
                         interrupter.stop(Some("interrupted by Ctrl-C"));
                         return;

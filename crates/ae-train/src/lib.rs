@@ -1,11 +1,11 @@
 //! The training harness: one model-agnostic trainer on burn-train's `Learner`, run folders
-//! with config, metrics CSV, checkpoints and the final model, evaluation, and pictures.
+//! with config, data description, metrics CSV, checkpoints and the final model, evaluation,
+//! and progress reported through a callback.
 
 #![warn(missing_docs)]
 
 pub mod atomic_recorder;
 pub mod config;
-pub mod data;
 pub mod deep_clustering;
 pub mod error;
 pub mod evaluate;
@@ -13,8 +13,8 @@ pub mod interrupt;
 pub mod log_likelihood;
 pub mod logger;
 pub mod metrics;
-pub mod pictures;
 pub mod pretraining;
+pub mod progress;
 pub mod rbm;
 pub mod renderer;
 pub mod resources;
@@ -27,5 +27,6 @@ pub use config::{DataConfig, DataSource, ExperimentConfig, OptimizerKind, Traini
 pub use error::TrainError;
 pub use evaluate::{EvalMetrics, evaluate};
 pub use log_likelihood::{NllEstimate, estimate_nll};
+pub use progress::{Progress, Reporter};
 pub use run_dir::RunDir;
 pub use trainer::{TrainOptions, TrainSummary, load_model, train};

@@ -1,26 +1,31 @@
 //! A burn-train metric logger that writes one CSV row per epoch and split: `metrics.csv`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use burn::train::logger::MetricLogger;
 use burn::train::metric::store::{EpochSummary, MetricsUpdate, Split};
 use burn::train::metric::{MetricDefinition, MetricId, NumericEntry};
 
+use crate::progress::Reporter;
+
 /// Keeps the running epoch means of every numeric metric and appends them to a CSV file.
 pub struct CsvMetricLogger {
     path: PathBuf,
+    reporter: Reporter,
     names: BTreeMap<String, String>,
     columns: Vec<String>,
     sums: BTreeMap<String, (f64, usize)>,
 }
 
 impl CsvMetricLogger {
-    /// A logger appending to `path`; an existing file (a resumed run) keeps its rows.
-    pub fn new(path: PathBuf) -> Self {
+    /// A logger appending to `path`; an existing file (a resumed run) keeps its rows. A row
+    /// that cannot be written is told to `reporter`.
+    pub fn new(path: PathBuf, reporter: Reporter) -> Self {
         Self {
             path,
+            reporter,
             names: BTreeMap::new(),
             columns: Vec::new(),
             sums: BTreeMap::new(),
@@ -36,13 +41,18 @@ impl CsvMetricLogger {
             self.columns = self.names.values().cloned().collect();
             self.columns.sort();
         }
-        let exists = self.path.exists();
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        if !exists {
-            writeln!(file, "epoch,split,{}", self.columns.join(","))?;
+        // The whole file is written again (it is small) so that a crash never leaves a
+        // half-written row.
+        let mut text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
+        };
+        if text.is_empty() {
+            writeln!(text, "epoch,split,{}", self.columns.join(","))
+                .map_err(std::io::Error::other)?;
+        } else if !text.ends_with('\n') {
+            text.push('\n');
         }
         let values: Vec<String> = self
             .columns
@@ -52,9 +62,9 @@ impl CsvMetricLogger {
                 _ => String::new(),
             })
             .collect();
-        writeln!(file, "{epoch},{split},{}", values.join(","))?;
+        writeln!(text, "{epoch},{split},{}", values.join(",")).map_err(std::io::Error::other)?;
         self.sums.clear();
-        Ok(())
+        ae_io::write_atomic(&self.path, text.as_bytes()).map_err(|e| e.source)
     }
 }
 
@@ -93,7 +103,10 @@ impl MetricLogger for CsvMetricLogger {
 
     fn log_epoch_summary(&mut self, summary: EpochSummary) {
         if let Err(e) = self.write_row(summary.epoch_number, &summary.split) {
-            eprintln!("warning: cannot write {}: {e}", self.path.display());
+            self.reporter.notice(format!(
+                "warning: cannot write {}: {e}",
+                self.path.display()
+            ));
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Compact progress lines for logs and pipes (burn-train's dashboard is used on terminals).
+//! Compact progress for logs and pipes, as [`Progress`] reports (burn-train's dashboard is
+//! used on terminals when asked for).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -9,6 +10,8 @@ use burn::train::renderer::{
     EvaluationName, EvaluationProgress, MetricState, MetricsRenderer, MetricsRendererEvaluation,
     MetricsRendererTraining, ProgressType, TrainingProgress,
 };
+
+use crate::progress::{Progress, Reporter};
 
 /// Running sums of one split's metrics within an epoch.
 #[derive(Default)]
@@ -35,13 +38,12 @@ impl SplitState {
         }
     }
 
-    fn summary(&self) -> String {
+    fn metrics(&self) -> Vec<(String, f64)> {
         self.sums
             .iter()
             .filter(|(_, _, c)| *c > 0)
-            .map(|(n, s, c)| format!("{n} {:.3}", s / *c as f64))
-            .collect::<Vec<_>>()
-            .join("  ")
+            .map(|(n, s, c)| (n.clone(), s / *c as f64))
+            .collect()
     }
 
     fn reset(&mut self, epoch: usize) {
@@ -72,16 +74,16 @@ impl SplitState {
         (done > 0 && secs > 0.0).then(|| done as f64 / secs)
     }
 
-    /// `"  (N items/s)"`, or nothing while there is no rate yet.
-    fn rate_note(&self) -> String {
+    /// Items per second so far, or `None` while there is no rate yet.
+    fn rate(&self) -> Option<f64> {
         self.rate_at(Instant::now())
-            .map(|r| format!("  ({r:.0} items/s)"))
-            .unwrap_or_default()
     }
 }
 
-/// Prints one line per epoch and split, plus a progress line every few seconds.
+/// Reports one [`Progress::Epoch`] per epoch and split, plus a [`Progress::Step`] every few
+/// seconds.
 pub struct LineRenderer {
+    reporter: Reporter,
     names: HashMap<String, String>,
     train: SplitState,
     valid: SplitState,
@@ -91,9 +93,10 @@ pub struct LineRenderer {
 }
 
 impl LineRenderer {
-    /// A renderer printing progress at most every `interval`.
-    pub fn new(interval: Duration) -> Self {
+    /// A renderer reporting to `reporter`, within an epoch at most every `interval`.
+    pub fn new(reporter: Reporter, interval: Duration) -> Self {
         Self {
+            reporter,
             names: HashMap::new(),
             train: SplitState::default(),
             valid: SplitState::default(),
@@ -127,25 +130,26 @@ impl LineRenderer {
 
     fn finish_valid(&mut self) {
         if self.valid.items > 0 {
-            println!(
-                "epoch {}/{} valid  {}",
-                self.valid.epoch,
-                self.total_epochs,
-                self.valid.summary()
-            );
+            self.reporter.report(&Progress::Epoch {
+                split: "valid",
+                epoch: self.valid.epoch,
+                epochs: self.total_epochs,
+                metrics: self.valid.metrics(),
+                items_per_second: None,
+            });
             self.valid.items = 0;
         }
     }
 
     fn finish_train(&mut self) {
         if self.train.items > 0 {
-            println!(
-                "epoch {}/{} train  {}{}",
-                self.train.epoch,
-                self.total_epochs,
-                self.train.summary(),
-                self.train.rate_note()
-            );
+            self.reporter.report(&Progress::Epoch {
+                split: "train",
+                epoch: self.train.epoch,
+                epochs: self.total_epochs,
+                metrics: self.train.metrics(),
+                items_per_second: self.train.rate(),
+            });
             self.train.items = 0;
         }
     }
@@ -175,14 +179,13 @@ impl MetricsRendererTraining for LineRenderer {
                 && self.train.rate_at(Instant::now()).is_some()
             {
                 self.last_print = Instant::now();
-                println!(
-                    "epoch {}/{} [{:>3.0}%]  {}{}",
+                self.reporter.report(&Progress::Step {
                     epoch,
-                    self.total_epochs,
-                    100.0 * progress.items_processed as f64 / progress.items_total.max(1) as f64,
-                    self.train.summary(),
-                    self.train.rate_note()
-                );
+                    epochs: self.total_epochs,
+                    fraction: progress.items_processed as f64 / progress.items_total.max(1) as f64,
+                    metrics: self.train.metrics(),
+                    items_per_second: self.train.rate(),
+                });
             }
         }
     }
@@ -247,7 +250,7 @@ mod tests {
         // A new epoch starts its own clock.
         split.reset(2);
         assert_eq!(split.rate_at(t0 + Duration::from_secs(9)), None);
-        assert_eq!(split.rate_note(), "");
+        assert_eq!(split.rate(), None);
     }
 
     #[test]
@@ -256,6 +259,9 @@ mod tests {
         split.add("Loss", 2.0, 1);
         split.add("Loss", 5.0, 3);
         split.add("KL", 1.0, 2);
-        assert_eq!(split.summary(), "Loss 4.250  KL 1.000");
+        assert_eq!(
+            split.metrics(),
+            [("Loss".to_string(), 4.25), ("KL".to_string(), 1.0)]
+        );
     }
 }

@@ -1,7 +1,6 @@
 //! The run folder `runs/<name>/`: config, model config, metrics CSV, checkpoints and the final
-//! model, with every file written atomically (temporary file, sync, rename).
+//! model, with every file written atomically (temporary file, sync, rename: [`ae_io`]).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::TrainError;
@@ -57,6 +56,17 @@ impl RunDir {
     /// Column statistics of a CSV run.
     pub fn standardization_file(&self) -> PathBuf {
         self.dir.join("standardization.json")
+    }
+
+    /// What the run knows of its data without reading it again: shapes, class names,
+    /// column names ([`ae_data::DataInfo`]).
+    pub fn data_info_file(&self) -> PathBuf {
+        self.dir.join("data.json")
+    }
+
+    /// The anomaly threshold fitted by `ae anomaly fit`.
+    pub fn anomaly_file(&self) -> PathBuf {
+        self.dir.join("anomaly.json")
     }
 
     /// The summary of the last training session.
@@ -129,26 +139,9 @@ impl RunDir {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.
+/// Writes `bytes` to `path` atomically (see [`ae_io`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let tmp = temporary_path(path);
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        TrainError::io(path, e)
-    })
-}
-
-/// The temporary sibling used while `path` is being written.
-pub fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
+    ae_io::write_atomic(path, bytes).map_err(|e| TrainError::io(e.path, e.source))
 }
 
 #[cfg(test)]
@@ -162,7 +155,8 @@ mod tests {
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        assert!(!temporary_path(&path).exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
     }
 
     #[test]

@@ -1,17 +1,17 @@
 //! The model-agnostic trainer on burn-train's `Learner`, and loading trained runs.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ae_data::IndexDataset;
+use ae_data::table::Standardization;
+use ae_data::{DataInfo, IndexDataset, PreparedData};
 use ae_models::{AnyModel, InputShape, Likelihood, ModelConfig, ReconstructionLoss};
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::AdamWConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::record::{FullPrecisionSettings, Recorder};
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::checkpoint::{
@@ -23,29 +23,33 @@ use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, Super
 use serde::Serialize;
 
 use crate::atomic_recorder::AtomicFileRecorder;
-use crate::data::{PreparedData, prepare};
 use crate::interrupt::CtrlCWatch;
 use crate::logger::CsvMetricLogger;
 use crate::metrics::{DivergenceWatch, Stat, StatMetric};
 use crate::pretraining::{RbmEpoch, pretrain_autoencoder};
+use crate::progress::{Progress, Reporter};
 use crate::renderer::LineRenderer;
 use crate::run_dir::write_atomic;
 use crate::schedule::Scheduler;
 use crate::step::{StepCounter, Trainable};
 use crate::{EvalMetrics, ExperimentConfig, RunDir, TrainError, evaluate};
 
-/// The recorder for models and checkpoints: named MessagePack at full precision.
-pub type ModelRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+/// The recorder for models and checkpoints: named MessagePack at full precision, written
+/// atomically.
+pub type ModelRecorder = AtomicFileRecorder<FullPrecisionSettings>;
 
 /// Options of one training session.
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
     /// Continue from the run folder's newest checkpoint.
     pub resume: bool,
-    /// Seconds between progress lines when stdout is not a terminal (default 10).
+    /// Seconds between progress reports within an epoch (default 10).
     pub progress_interval: Option<Duration>,
-    /// Use the line renderer even on a terminal.
-    pub plain_progress: bool,
+    /// Show burn-train's terminal dashboard (on stdout) instead of sending progress to
+    /// `reporter`; for a program whose stdout is a terminal.
+    pub dashboard: bool,
+    /// Where progress goes: epochs, steps, RBM pretraining, notices (silent by default).
+    pub reporter: Reporter,
     /// On Ctrl-C, stop after the current step and save the model (instead of dying at once).
     pub stop_on_ctrl_c: bool,
 }
@@ -114,7 +118,13 @@ pub fn train<B: AutodiffBackend>(
     options: &TrainOptions,
 ) -> Result<TrainSummary, TrainError> {
     config.validate()?;
-    let data = prepare(&config.data, config.seed)?;
+    // A resumed run standardizes a table with its own statistics, not the table's now.
+    let stored = if options.resume {
+        read_standardization(run)?
+    } else {
+        None
+    };
+    let data = ae_data::prepare_with(&config.data, config.seed, stored.as_ref())?;
     let training = &config.training;
     if training.batch_size > data.train.len() {
         return Err(TrainError::Invalid(format!(
@@ -150,6 +160,10 @@ pub fn train<B: AutodiffBackend>(
     };
     run.create()?;
     write_atomic(&run.config_file(), resolved.to_toml()?.as_bytes())?;
+    let info = DataInfo::describe(&config.data, &data);
+    let json =
+        serde_json::to_string_pretty(&info).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    write_atomic(&run.data_info_file(), json.as_bytes())?;
     write_atomic(
         &run.model_config_file(),
         burn::config::config_to_json(&resolved.model).as_bytes(),
@@ -181,28 +195,13 @@ pub fn train<B: AutodiffBackend>(
                 "training.rbm_pretraining needs model = \"autoencoder\"".into(),
             ));
         };
-        let pretrained_model = pretrain_autoencoder(
-            autoencoder,
-            &train_data,
-            settings,
-            config.seed,
-            |e| {
-                println!(
-                    "pretraining RBM {}/{} ({}-{}) epoch {}/{}: reconstruction error {:.3} ({:.0} s)",
-                    e.layer,
-                    e.layers,
-                    e.visible,
-                    e.hidden,
-                    e.epoch,
-                    e.epochs,
-                    e.reconstruction_error,
-                    e.seconds
-                );
+        let pretrained_model =
+            pretrain_autoencoder(autoencoder, &train_data, settings, config.seed, |e| {
+                options.reporter.report(&Progress::Pretraining(e.clone()));
                 if e.epoch == e.epochs {
                     pretrained.push(e.clone());
                 }
-            },
-        )?;
+            })?;
         model = AnyModel::Autoencoder(pretrained_model);
     }
     let train_batcher = config.data.batcher(train_data.clone(), config.seed);
@@ -242,8 +241,11 @@ pub fn train<B: AutodiffBackend>(
 
     let mut builder = SupervisedTraining::new(run.path(), train_loader, valid_loader)
         .with_metric_logger(FileMetricLogger::new(run.path()))
-        .with_metric_logger(CsvMetricLogger::new(run.metrics_file()))
-        .with_file_checkpointer(AtomicFileRecorder::new(ModelRecorder::new()))
+        .with_metric_logger(CsvMetricLogger::new(
+            run.metrics_file(),
+            options.reporter.clone(),
+        ))
+        .with_file_checkpointer(ModelRecorder::new())
         .with_checkpointing_strategy(
             ComposedCheckpointingStrategy::builder()
                 .add(KeepLastNCheckpoints::new(training.checkpoints_kept.max(1)))
@@ -284,14 +286,18 @@ pub fn train<B: AutodiffBackend>(
     if let Some(epoch) = resume_epoch {
         builder = builder.checkpoint(epoch);
     }
-    if options.plain_progress || !std::io::stdout().is_terminal() {
+    if !options.dashboard {
         builder = builder.renderer(LineRenderer::new(
+            options.reporter.clone(),
             options.progress_interval.unwrap_or(Duration::from_secs(10)),
         ));
     }
 
     let ctrl_c = if options.stop_on_ctrl_c {
-        Some(CtrlCWatch::install(builder.interrupter())?)
+        Some(CtrlCWatch::install(
+            builder.interrupter(),
+            options.reporter.clone(),
+        )?)
     } else {
         None
     };
@@ -361,20 +367,39 @@ fn restore_last_checkpoint<B: Backend>(
     Ok(Some(epoch))
 }
 
+/// The column statistics a CSV run was standardized with (`standardization.json`), if it has
+/// them.
+pub fn read_standardization(run: &RunDir) -> Result<Option<Standardization>, TrainError> {
+    let path = run.standardization_file();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(TrainError::io(path, e)),
+    };
+    let stats: Standardization = serde_json::from_str(&text).map_err(|e| TrainError::Config {
+        path: path.clone(),
+        message: format!("not a standardization file: {e}"),
+    })?;
+    if stats.mean.len() != stats.std.len() || stats.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+    {
+        return Err(TrainError::Config {
+            path,
+            message: "not a standardization file: it needs one positive, finite standard \
+                      deviation per mean"
+                .into(),
+        });
+    }
+    Ok(Some(stats))
+}
+
 /// Saves `model` as the run's final record, atomically.
 pub fn save_model<B: Backend>(model: &AnyModel<B>, run: &RunDir) -> Result<(), TrainError> {
-    let tmp_stem = run.path().join("model-partial");
     ModelRecorder::new()
-        .record(model.clone().into_record(), tmp_stem.clone())
+        .record(model.clone().into_record(), run.model_stem())
         .map_err(|e| TrainError::Record {
             path: run.model_file(),
             message: e.to_string(),
-        })?;
-    let tmp_file = tmp_stem.with_extension("mpk");
-    std::fs::File::open(&tmp_file)
-        .and_then(|f| f.sync_all())
-        .and_then(|_| std::fs::rename(&tmp_file, run.model_file()))
-        .map_err(|e| TrainError::io(run.model_file(), e))
+        })
 }
 
 /// Loads a trained run: its config and its model on `device`.

@@ -145,8 +145,13 @@ fn mean_confidence(q: &[f32]) -> f64 {
         / count
 }
 
+/// The backend's random generator is shared by the tests of this binary, which run in
+/// parallel: each test holds this lock, so that a seeded test draws its weights alone.
+static BACKEND_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn dec_tightens_clusters_and_keeps_them_apart() {
+    let _alone = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let device = Default::default();
     Inner::seed(&device, 3);
     let latent = 3;
@@ -247,6 +252,7 @@ fn dec_tightens_clusters_and_keeps_them_apart() {
 
 #[test]
 fn centres_of_the_wrong_size_are_rejected() {
+    let _alone = BACKEND_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let device = Default::default();
     let model = ModelConfig::Autoencoder(AutoencoderConfig::new(
         2,

@@ -9,11 +9,11 @@ use common::{datasets, quiet, train_error};
 
 use ae_backend::NdArrayAutodiff;
 use ae_data::AeBatcher;
+use ae_data::prepare;
 use ae_models::{
     Activation, AnyModel, ArchitectureConfig, Autoencoder, AutoencoderConfig, Decoder, Encoder,
     ModelConfig,
 };
-use ae_train::data::prepare;
 use ae_train::pretraining::{RbmPretraining, pretrain_autoencoder};
 use ae_train::{DataConfig, DataSource, ExperimentConfig, RunDir, TrainingConfig, evaluate, train};
 use burn::module::AutodiffModule;

@@ -8,8 +8,8 @@ use common::{datasets, quiet, train_error};
 
 use ae_backend::NdArrayAutodiff;
 use ae_data::AeBatcher;
+use ae_data::prepare;
 use ae_models::{ArchitectureConfig, AutoencoderConfig, ModelConfig, VaeConfig};
-use ae_train::data::prepare;
 use ae_train::trainer::load_model_config;
 use ae_train::{
     DataConfig, DataSource, ExperimentConfig, RunDir, TrainOptions, TrainingConfig, evaluate,
@@ -160,6 +160,53 @@ fn resume_continues_from_the_last_checkpoint() {
     config.training.epochs = 4;
     let e = train_error(&config, &run, &options);
     assert!(e.contains("different config"), "{e}");
+}
+
+#[test]
+fn progress_goes_to_the_reporter_and_the_run_describes_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path());
+    let config = mnist_config(
+        ModelConfig::Autoencoder(AutoencoderConfig::new(4, mlp(vec![16]))),
+        200,
+        2,
+    );
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let options = TrainOptions {
+        reporter: ae_train::Reporter::new(move |p| sink.lock().unwrap().push(p.clone())),
+        ..quiet()
+    };
+    train::<B>(&config, &run, Default::default(), &options).unwrap();
+    let seen = seen.lock().unwrap();
+    let epochs: Vec<(&str, usize)> = seen
+        .iter()
+        .filter_map(|p| match p {
+            ae_train::Progress::Epoch { split, epoch, .. } => Some((*split, *epoch)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        epochs,
+        [("train", 1), ("valid", 1), ("train", 2), ("valid", 2)],
+        "{seen:?}"
+    );
+    let line = seen
+        .iter()
+        .find(|p| matches!(p, ae_train::Progress::Epoch { split: "valid", .. }))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.starts_with("epoch 1/2 valid  ") && line.contains("Loss"),
+        "{line}"
+    );
+    // data.json describes the data, so the run can be used without it.
+    let info: ae_data::DataInfo =
+        serde_json::from_str(&std::fs::read_to_string(run.data_info_file()).unwrap()).unwrap();
+    assert_eq!(info.input_shape, ae_data::ImageShape::new(1, 28, 28));
+    assert_eq!(info.class_names.len(), 10);
+    assert_eq!((info.items.train, info.items.valid), (200, 200));
+    assert_eq!(info.items.test, 10_000);
 }
 
 #[test]

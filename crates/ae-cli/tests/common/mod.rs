@@ -46,12 +46,13 @@ pub fn fails(args: &[&str]) -> String {
     err
 }
 
-/// The JSON report at the end of a successful run's stdout (after any progress lines).
+/// The JSON report of a successful run: its stdout must be exactly one JSON document
+/// (progress goes to stderr).
 pub fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "stderr: {}", stderr(o));
     let text = stdout(o);
-    let start = text.rfind("\n{").map_or(0, |i| i + 1);
-    serde_json::from_str(&text[start..]).expect("valid JSON")
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{text}"))
 }
 
 /// Runs `ae` expecting success; returns its JSON report.

@@ -4,19 +4,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ae_backend::NdArrayAutodiff;
-use ae_train::{ExperimentConfig, RunDir, TrainOptions, train};
+use ae_train::{ExperimentConfig, Reporter, RunDir, TrainOptions, train};
 
 /// The shipped datasets folder.
 pub fn datasets() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
 }
 
-/// Options for a test run: plain progress lines, rarely printed; Ctrl-C left alone.
+/// Options for a test run: progress reports dropped; Ctrl-C left alone.
 pub fn quiet() -> TrainOptions {
     TrainOptions {
         resume: false,
         progress_interval: Some(Duration::from_secs(3600)),
-        plain_progress: true,
+        dashboard: false,
+        reporter: Reporter::silent(),
         stop_on_ctrl_c: false,
     }
 }

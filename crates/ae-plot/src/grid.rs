@@ -1,0 +1,147 @@
+//! Grids of images: inputs, corrupted inputs, reconstructions, samples, traversals.
+
+use std::path::Path;
+
+use image::{Rgb, RgbImage};
+
+use crate::canvas::encode_png;
+use crate::error::PlotError;
+
+/// Padding between grid cells, and around the grid, in pixels.
+pub const GRID_PAD: u32 = 2;
+
+/// The shape of one image: channels (1 grey, 3 RGB) × height × width, values in CHW order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemShape {
+    /// 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Width in pixels.
+    pub width: usize,
+}
+
+impl ItemShape {
+    /// A shape of `channels` × `height` × `width`.
+    pub const fn new(channels: usize, height: usize, width: usize) -> Self {
+        Self {
+            channels,
+            height,
+            width,
+        }
+    }
+
+    /// Whether items of this shape can be drawn: 1 or 3 channels and at least 2 rows.
+    pub fn is_drawable(&self) -> bool {
+        self.height >= 2 && self.width >= 1 && matches!(self.channels, 1 | 3)
+    }
+}
+
+impl std::fmt::Display for ItemShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}x{}", self.channels, self.height, self.width)
+    }
+}
+
+/// The pixel size `(width, height)` of a grid of `rows` × `cols` cells of `shape`, each
+/// scaled up by `zoom`.
+pub fn grid_size(rows: usize, cols: usize, shape: ItemShape, zoom: u32) -> (u32, u32) {
+    let (h, w) = (shape.height as u32 * zoom, shape.width as u32 * zoom);
+    (
+        cols as u32 * (w + GRID_PAD) + GRID_PAD,
+        rows as u32 * (h + GRID_PAD) + GRID_PAD,
+    )
+}
+
+/// Draws a grid with one row per entry of `rows`, each a list of flat CHW images of `shape`
+/// with values in [0, 1] (clamped), scaled up by `zoom`.
+pub fn render_grid(
+    rows: &[Vec<Vec<f32>>],
+    shape: ItemShape,
+    zoom: u32,
+) -> Result<RgbImage, PlotError> {
+    if !shape.is_drawable() {
+        return Err(PlotError::NotImages(shape));
+    }
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let (width, height) = grid_size(rows.len(), cols, shape, zoom);
+    let (h, w) = (shape.height as u32 * zoom, shape.width as u32 * zoom);
+    let mut canvas = RgbImage::from_pixel(width.max(1), height.max(1), Rgb([40, 40, 40]));
+    let plane = shape.height * shape.width;
+    for (r, row) in rows.iter().enumerate() {
+        for (c, item) in row.iter().enumerate() {
+            let x0 = GRID_PAD + c as u32 * (w + GRID_PAD);
+            let y0 = GRID_PAD + r as u32 * (h + GRID_PAD);
+            for y in 0..h {
+                for x in 0..w {
+                    let index = (y / zoom) as usize * shape.width + (x / zoom) as usize;
+                    let value = |channel: usize| {
+                        let v = item.get(channel * plane + index).copied().unwrap_or(0.0);
+                        (v.clamp(0.0, 1.0) * 255.0).round() as u8
+                    };
+                    let pixel = if shape.channels == 3 {
+                        Rgb([value(0), value(1), value(2)])
+                    } else {
+                        let v = value(0);
+                        Rgb([v, v, v])
+                    };
+                    canvas.put_pixel(x0 + x, y0 + y, pixel);
+                }
+            }
+        }
+    }
+    Ok(canvas)
+}
+
+/// Draws a grid (see [`render_grid`]) and writes it to `path` as a PNG, atomically; returns
+/// the picture's size `(width, height)` in pixels.
+pub fn write_grid(
+    path: &Path,
+    rows: &[Vec<Vec<f32>>],
+    shape: ItemShape,
+    zoom: u32,
+) -> Result<(u32, u32), PlotError> {
+    let canvas = render_grid(rows, shape, zoom)?;
+    let bytes = encode_png(&canvas, path)?;
+    ae_io::write_atomic(path, &bytes)?;
+    Ok(canvas.dimensions())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_has_expected_size_and_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.png");
+        let shape = ItemShape::new(1, 2, 3);
+        let white = vec![1.0; 6];
+        let black = vec![0.0; 6];
+        let size = write_grid(&path, &[vec![white, black]], shape, 2).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        assert_eq!(
+            img.dimensions(),
+            (2 * (6 + GRID_PAD) + GRID_PAD, 4 + 2 * GRID_PAD)
+        );
+        assert_eq!(size, img.dimensions());
+        assert_eq!(grid_size(1, 2, shape, 2), size);
+        assert_eq!(img.get_pixel(GRID_PAD, GRID_PAD).0, [255, 255, 255]);
+        assert_eq!(
+            img.get_pixel(GRID_PAD + 6 + GRID_PAD, GRID_PAD).0,
+            [0, 0, 0]
+        );
+        let e = write_grid(&path, &[], ItemShape::new(1, 1, 3), 1).unwrap_err();
+        assert!(e.to_string().contains("1x1x3"), "{e}");
+    }
+
+    #[test]
+    fn colour_items_use_three_planes() {
+        let shape = ItemShape::new(3, 2, 2);
+        // Red plane full, green and blue empty.
+        let red: Vec<f32> = [vec![1.0; 4], vec![0.0; 8]].concat();
+        let img = render_grid(&[vec![red]], shape, 1).unwrap();
+        assert_eq!(img.get_pixel(GRID_PAD, GRID_PAD).0, [255, 0, 0]);
+        assert_eq!(img.get_pixel(0, 0).0, [40, 40, 40]);
+    }
+}

@@ -1,0 +1,859 @@
+//! Anomaly detection by reconstruction: fit a threshold on normal data, score items, flag
+//! those above the threshold, and evaluate AUROC and AUPRC against labels. [`AnomalyDetector`]
+//! has the shape of PyOD's detectors (`fit`, `decision_function`, `predict`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ae_analysis::{
+    NearestNeighbors, auroc, average_precision, median, percentile, roc_curve,
+    threshold_for_contamination, total_variation,
+};
+use ae_data::Dataset;
+use ae_io::AtomicFile;
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, ToolkitError, at_least_one};
+use crate::named::Named;
+use crate::run::{ItemSource, Split, TrainedRun};
+use crate::tensors::input_matrix;
+
+/// What an item's anomaly score is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreKind {
+    /// Squared error of the reconstruction from the code (a VAE's posterior mean), summed over
+    /// values.
+    Error,
+    /// A VAE's negative evidence lower bound (one seeded draw of z).
+    Elbo,
+    /// The squared error divided by the image's total variation (the summed absolute
+    /// differences between neighbouring pixels). An autoencoder's error grows with how much
+    /// edge an image has; dividing that out scores detailed and plain images alike, a
+    /// correction for input complexity in the spirit of Serrà et al. (2020). Images only.
+    ErrorPerTv,
+}
+
+impl Named for ScoreKind {
+    const ALL: &'static [Self] = &[ScoreKind::Error, ScoreKind::Elbo, ScoreKind::ErrorPerTv];
+    fn name(self) -> &'static str {
+        match self {
+            ScoreKind::Error => "error",
+            ScoreKind::Elbo => "elbo",
+            ScoreKind::ErrorPerTv => "error-per-tv",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            ScoreKind::Error => "squared error of the reconstruction from the code",
+            ScoreKind::Elbo => "a VAE's negative ELBO",
+            ScoreKind::ErrorPerTv => "the error divided by the image's total variation (images)",
+        }
+    }
+}
+
+/// Added to the total variation before dividing, so that a blank image gets a finite score.
+const TOTAL_VARIATION_FLOOR: f64 = 1.0 / 255.0;
+
+/// Summary statistics of scores, with how many exceed a threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreSummary {
+    /// Number of items.
+    pub items: usize,
+    /// The labels present among them.
+    pub labels: Vec<u32>,
+    /// Items with a score above the threshold.
+    pub flagged: usize,
+    /// `flagged / items`.
+    pub flagged_fraction: f64,
+    /// Mean score.
+    pub mean: f64,
+    /// Standard deviation of the scores.
+    pub std: f64,
+    /// Median score.
+    pub median: f64,
+    /// Smallest score.
+    pub min: f64,
+    /// Largest score.
+    pub max: f64,
+}
+
+impl ScoreSummary {
+    /// Mean, standard deviation and extremes of `scores`, with how many exceed `threshold`.
+    pub fn of(scores: &[f64], labels: Option<&[u32]>, threshold: f64) -> Result<Self> {
+        let n = scores.len() as f64;
+        let mean = scores.iter().sum::<f64>() / n;
+        let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let flagged = scores.iter().filter(|&&s| s > threshold).count();
+        let labels: BTreeSet<u32> = labels.unwrap_or_default().iter().copied().collect();
+        Ok(Self {
+            items: scores.len(),
+            labels: labels.into_iter().collect(),
+            flagged,
+            flagged_fraction: flagged as f64 / n,
+            mean,
+            std,
+            median: median(&mut scores.to_vec())?,
+            min: scores.iter().copied().fold(f64::INFINITY, f64::min),
+            max: scores.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        })
+    }
+}
+
+/// How a threshold is set from the scores of normal items.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThresholdRule {
+    /// Flag this fraction of the normal items, in `[0, 1)` (PyOD's contamination).
+    Contamination(f64),
+    /// The threshold is this percentile, in `[0, 100]`, of the normal items' scores.
+    Percentile(f64),
+}
+
+impl Default for ThresholdRule {
+    fn default() -> Self {
+        ThresholdRule::Contamination(0.05)
+    }
+}
+
+impl ThresholdRule {
+    fn check(self) -> Result<()> {
+        match self {
+            ThresholdRule::Percentile(p) if !(0.0..=100.0).contains(&p) => Err(
+                ToolkitError::setting("percentile", format!("must lie in [0, 100], got {p}")),
+            ),
+            ThresholdRule::Contamination(c) if !(0.0..1.0).contains(&c) => Err(
+                ToolkitError::setting("contamination", format!("must lie in [0, 1), got {c}")),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The content of `RUN/anomaly.json`: how items are scored and where the threshold lies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyThreshold {
+    /// The score.
+    pub score: ScoreKind,
+    /// Items with a score above this are anomalies.
+    pub threshold: f64,
+    /// The contamination fraction the threshold was set for, if that was the rule.
+    pub contamination: Option<f64>,
+    /// The percentile of the normal scores the threshold is, if that was the rule.
+    pub percentile: Option<f64>,
+    /// The labels the run trained on (its data.classes), if restricted.
+    pub normal_classes: Option<Vec<u32>>,
+    /// The scores the threshold was fitted on (the validation split's, by default).
+    pub validation: ScoreSummary,
+}
+
+impl AnomalyThreshold {
+    /// Reads the threshold file of the run folder `run`, if there is one.
+    pub fn read(run: &Path) -> Result<Option<Self>> {
+        let path = ae_train::RunDir::new(run).anomaly_file();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(ToolkitError::File {
+                    path,
+                    message: format!("cannot read: {e}"),
+                });
+            }
+        };
+        let threshold = serde_json::from_str(&text).map_err(|e| ToolkitError::File {
+            path,
+            message: format!("not an anomaly threshold file: {e}"),
+        })?;
+        Ok(Some(threshold))
+    }
+}
+
+/// The score a model gets by default: a VAE's negative ELBO, an autoencoder's squared error.
+pub fn default_score<B: Backend>(run: &TrainedRun<B>) -> ScoreKind {
+    if run.is_vae() {
+        ScoreKind::Elbo
+    } else {
+        ScoreKind::Error
+    }
+}
+
+/// Fails when `kind` does not apply to the run's model or items.
+pub fn check_score<B: Backend>(run: &TrainedRun<B>, kind: ScoreKind) -> Result<()> {
+    if kind == ScoreKind::Elbo && !run.is_vae() {
+        return Err(ToolkitError::Setting {
+            name: "score",
+            problem: format!(
+                "elbo needs a VAE, but {} trained a {}",
+                run.path().display(),
+                run.model_name()
+            ),
+            suggestion: Some(("score", "error".into())),
+        });
+    }
+    let shape = run.info().target_shape;
+    if kind == ScoreKind::ErrorPerTv && (shape.height < 2 || shape.width < 2) {
+        return Err(ToolkitError::Setting {
+            name: "score",
+            problem: format!(
+                "error-per-tv needs images, but the items of {} are {shape} (a table has no \
+                 neighbouring pixels)",
+                run.path().display(),
+            ),
+            suggestion: Some(("score", "error".into())),
+        });
+    }
+    Ok(())
+}
+
+/// A detector scoring items by a trained run's reconstruction, with an optional threshold.
+///
+/// ```no_run
+/// use ae_toolkit::anomaly::{AnomalyDetector, ThresholdRule};
+/// use ae_toolkit::{ItemSource, TrainedRun, backend::Flex};
+///
+/// # fn main() -> ae_toolkit::Result<()> {
+/// let run = TrainedRun::<Flex>::open("runs/one", &Default::default())?;
+/// let mut detector = AnomalyDetector::new(&run, None)?;
+/// detector.fit(ThresholdRule::Contamination(0.05))?; // on the validation split
+/// let items = run.read(&ItemSource::path("new.csv"))?;
+/// let scores = detector.decision_function(&items)?;
+/// let flags = detector.predict(&items)?;
+/// # Ok(()) }
+/// ```
+pub struct AnomalyDetector<'r, B: Backend> {
+    run: &'r TrainedRun<B>,
+    score: ScoreKind,
+    threshold: Option<AnomalyThreshold>,
+    /// Items scored at once.
+    pub batch_size: usize,
+}
+
+impl<'r, B: Backend> AnomalyDetector<'r, B> {
+    /// A detector scoring with `score` (default: [`default_score`]), without a threshold.
+    pub fn new(run: &'r TrainedRun<B>, score: Option<ScoreKind>) -> Result<Self> {
+        let score = score.unwrap_or_else(|| default_score(run));
+        check_score(run, score)?;
+        Ok(Self {
+            run,
+            score,
+            threshold: None,
+            batch_size: 500,
+        })
+    }
+
+    /// The detector `ae anomaly fit` saved in the run folder, if there is one.
+    pub fn saved(run: &'r TrainedRun<B>) -> Result<Option<Self>> {
+        let Some(threshold) = AnomalyThreshold::read(run.path())? else {
+            return Ok(None);
+        };
+        let mut detector = Self::new(run, Some(threshold.score))?;
+        detector.threshold = Some(threshold);
+        Ok(Some(detector))
+    }
+
+    /// The score.
+    pub fn score_kind(&self) -> ScoreKind {
+        self.score
+    }
+
+    /// The fitted threshold, if any.
+    pub fn threshold(&self) -> Option<&AnomalyThreshold> {
+        self.threshold.as_ref()
+    }
+
+    /// Sets the threshold from the scores of the run's validation split (normal items).
+    pub fn fit(&mut self, rule: ThresholdRule) -> Result<&AnomalyThreshold> {
+        let valid = self.run.split(Split::Valid)?;
+        self.fit_on(&valid, rule)
+    }
+
+    /// Sets the threshold from the scores of `normal` items.
+    pub fn fit_on(&mut self, normal: &Dataset, rule: ThresholdRule) -> Result<&AnomalyThreshold> {
+        rule.check()?;
+        let scores = self.decision_function(normal)?;
+        let (threshold, contamination, percentile_used) = match rule {
+            ThresholdRule::Percentile(p) => (percentile(&scores, p)?, None, Some(p)),
+            ThresholdRule::Contamination(c) => {
+                (threshold_for_contamination(&scores, c)?, Some(c), None)
+            }
+        };
+        let threshold = AnomalyThreshold {
+            score: self.score,
+            threshold,
+            contamination,
+            percentile: percentile_used,
+            normal_classes: self.run.config().data.classes.clone(),
+            validation: ScoreSummary::of(&scores, normal.labels.as_deref(), threshold)?,
+        };
+        Ok(self.threshold.insert(threshold))
+    }
+
+    /// Writes the threshold to `RUN/anomaly.json`; returns the path.
+    pub fn save(&self) -> Result<PathBuf> {
+        let threshold = self.threshold.as_ref().ok_or_else(|| {
+            ToolkitError::Unsupported("the detector has no threshold to save: fit it".into())
+        })?;
+        let path = self.run.run_dir().anomaly_file();
+        let json = serde_json::to_string_pretty(threshold).map_err(|e| ToolkitError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        ae_io::write_atomic(&path, json.as_bytes())?;
+        Ok(path)
+    }
+
+    /// The anomaly score of every item of `data` (higher is more anomalous), seeded so that
+    /// the same run scores the same items the same way.
+    pub fn decision_function(&self, data: &Dataset) -> Result<Vec<f64>> {
+        if data.is_empty() {
+            return Err(ToolkitError::Unsupported(
+                "there are no items to score".into(),
+            ));
+        }
+        B::seed(self.run.device(), self.run.config().seed.wrapping_add(7));
+        self.raw_scores(data)
+    }
+
+    /// Whether each item of `data` scores above the threshold.
+    pub fn predict(&self, data: &Dataset) -> Result<Vec<bool>> {
+        let threshold = self.threshold.as_ref().ok_or_else(|| {
+            ToolkitError::Unsupported(
+                "the detector has no threshold: fit it, or open the one `ae anomaly fit` saved"
+                    .into(),
+            )
+        })?;
+        Ok(self
+            .decision_function(data)?
+            .into_iter()
+            .map(|s| s > threshold.threshold)
+            .collect())
+    }
+
+    /// The anomaly scores of `data`, with the backend's random state as it is (for items
+    /// scored a chunk at a time after one seeding).
+    fn raw_scores(&self, data: &Dataset) -> Result<Vec<f64>> {
+        let scores = self.run.score(data, self.batch_size)?;
+        let values: Vec<f64> = match self.score {
+            ScoreKind::Error => scores.squared_error,
+            ScoreKind::Elbo => scores.loss,
+            ScoreKind::ErrorPerTv => scores
+                .squared_error
+                .iter()
+                .zip(total_variations(data)?)
+                .map(|(error, tv)| error / (tv + TOTAL_VARIATION_FLOOR))
+                .collect(),
+        };
+        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+            return Err(ToolkitError::Unsupported(format!(
+                "the model gave a non-finite {} score ({bad})",
+                self.score.name()
+            )));
+        }
+        Ok(values)
+    }
+}
+
+/// The total variation of each item's target (its input, for an unpaired data set).
+fn total_variations(data: &Dataset) -> Result<Vec<f64>> {
+    let shape = data.target_item_shape();
+    (0..data.len())
+        .map(|i| {
+            Ok(total_variation(
+                &data.target(i),
+                shape.channels,
+                shape.height,
+                shape.width,
+            )?)
+        })
+        .collect()
+}
+
+/// How [`fit`] sets a threshold.
+#[derive(Debug, Clone, Default)]
+pub struct FitSettings {
+    /// The rule (default: a contamination of 0.05).
+    pub rule: ThresholdRule,
+    /// The score (default: [`default_score`]).
+    pub score: Option<ScoreKind>,
+    /// Normal items to fit on (default: the validation split).
+    pub source: Option<ItemSource>,
+    /// Items scored at once.
+    pub batch_size: Option<usize>,
+}
+
+/// What [`fit`] reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitReport {
+    /// The run folder.
+    pub run: PathBuf,
+    /// The threshold file written.
+    pub file: PathBuf,
+    /// The items the threshold was fitted on.
+    pub split: String,
+    /// The threshold.
+    pub anomaly: AnomalyThreshold,
+}
+
+/// Fits a threshold on normal items and saves it as `RUN/anomaly.json`.
+pub fn fit<B: Backend>(run: &TrainedRun<B>, settings: &FitSettings) -> Result<FitReport> {
+    settings.rule.check()?;
+    let mut detector = AnomalyDetector::new(run, settings.score)?;
+    if let Some(batch) = settings.batch_size {
+        at_least_one("batch_size", batch)?;
+        detector.batch_size = batch;
+    }
+    let source = settings
+        .source
+        .clone()
+        .unwrap_or(ItemSource::Split(Split::Valid));
+    let normal = run.read(&source)?;
+    let anomaly = detector.fit_on(&normal, settings.rule)?.clone();
+    let file = detector.save()?;
+    Ok(FitReport {
+        run: run.path().to_path_buf(),
+        file,
+        split: source.name().to_string(),
+        anomaly,
+    })
+}
+
+/// How [`score_to_csv`] scores.
+#[derive(Debug, Clone)]
+pub struct ScoreSettings {
+    /// The items (default: the test split).
+    pub source: ItemSource,
+    /// The CSV written (default: `RUN/anomaly-scores.csv`).
+    pub out: Option<PathBuf>,
+    /// Items scored at once (and read at once from a path).
+    pub batch_size: usize,
+}
+
+impl Default for ScoreSettings {
+    fn default() -> Self {
+        Self {
+            source: ItemSource::default(),
+            out: None,
+            batch_size: 500,
+        }
+    }
+}
+
+/// What [`score_to_csv`] reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreReport {
+    /// The run folder.
+    pub run: PathBuf,
+    /// The CSV written: `index,label,class,score,flag`.
+    pub csv: PathBuf,
+    /// The split scored, or the path read.
+    pub source: String,
+    /// The score.
+    pub score: ScoreKind,
+    /// The threshold.
+    pub threshold: f64,
+    /// Items scored.
+    pub items: usize,
+    /// Items flagged.
+    pub flagged: usize,
+    /// `flagged / items`.
+    pub flagged_fraction: f64,
+    /// Statistics of the scores.
+    pub scores: ScoreSummary,
+}
+
+/// Scores every item of `settings.source` with the run's saved detector (`RUN/anomaly.json`)
+/// and writes one CSV row per item: index, label, class name, score and flag. Items from a
+/// path are read, scored and written a chunk at a time, so data larger than memory can be
+/// scored.
+pub fn score_to_csv<B: Backend>(
+    run: &TrainedRun<B>,
+    settings: &ScoreSettings,
+) -> Result<ScoreReport> {
+    let file = run.run_dir().anomaly_file();
+    let Some(mut detector) = AnomalyDetector::saved(run)? else {
+        return Err(ToolkitError::Unsupported(format!(
+            "{} does not exist: run `ae anomaly fit {}` (or fit an AnomalyDetector) first to set \
+             the threshold",
+            file.display(),
+            run.path().display()
+        )));
+    };
+    detector.batch_size = settings.batch_size;
+    let threshold = detector.threshold().map_or(f64::INFINITY, |t| t.threshold);
+    let out = settings
+        .out
+        .clone()
+        .unwrap_or_else(|| run.path().join("anomaly-scores.csv"));
+    let chunks = run.chunks(&settings.source, settings.batch_size)?;
+    B::seed(run.device(), run.config().seed.wrapping_add(7));
+    let write_error = |e: csv::Error| ToolkitError::from(ae_io::WriteError::new(&out, e.into()));
+    let mut csv = csv::Writer::from_writer(AtomicFile::create(&out)?);
+    csv.write_record(["index", "label", "class", "score", "flag"])
+        .map_err(write_error)?;
+    let mut scores = Vec::new();
+    let mut labels: Vec<u32> = Vec::new();
+    for chunk in chunks.iter {
+        let chunk = chunk?;
+        let chunk_scores = detector.raw_scores(&chunk)?;
+        for (i, s) in chunk_scores.iter().enumerate() {
+            let label = chunk.labels.as_ref().map(|l| l[i]);
+            let class = label
+                .and_then(|l| chunk.class_names.get(l as usize))
+                .cloned()
+                .unwrap_or_default();
+            labels.extend(label);
+            csv.write_record([
+                (scores.len() + i).to_string(),
+                label.map(|l| l.to_string()).unwrap_or_default(),
+                class,
+                s.to_string(),
+                u8::from(*s > threshold).to_string(),
+            ])
+            .map_err(write_error)?;
+        }
+        scores.extend(chunk_scores);
+    }
+    if scores.is_empty() {
+        return Err(ToolkitError::Unsupported(
+            "there are no items to score".into(),
+        ));
+    }
+    let csv_path = csv
+        .into_inner()
+        .map_err(|e| ae_io::WriteError::new(&out, e.into_error()))?
+        .commit()?;
+    let labels = (labels.len() == scores.len()).then_some(labels);
+    let summary = ScoreSummary::of(&scores, labels.as_deref(), threshold)?;
+    Ok(ScoreReport {
+        run: run.path().to_path_buf(),
+        csv: csv_path,
+        source: match &settings.source {
+            ItemSource::Path { path, .. } => path.display().to_string(),
+            ItemSource::Split(split) => split.name().to_string(),
+        },
+        score: detector.score_kind(),
+        threshold,
+        items: summary.items,
+        flagged: summary.flagged,
+        flagged_fraction: summary.flagged_fraction,
+        scores: summary,
+    })
+}
+
+/// How [`evaluate`] evaluates.
+#[derive(Debug, Clone)]
+pub struct AnomalyEvalSettings {
+    /// The labelled items (default: the test split).
+    pub source: ItemSource,
+    /// The score (default: the saved detector's, else [`default_score`]).
+    pub score: Option<ScoreKind>,
+    /// The classes that are normal, by name or id (default: the run's data.classes).
+    pub normal_classes: Option<Vec<String>>,
+    /// The classes that are anomalies, by name or id (every other class is normal).
+    pub anomaly_classes: Option<Vec<String>>,
+    /// The ROC picture (default: `RUN/roc.png`).
+    pub out: Option<PathBuf>,
+    /// Items scored at once.
+    pub batch_size: usize,
+    /// Also score with a baseline that needs no model: the mean distance from each item to
+    /// its K nearest training items of the run, in input space (PyOD's KNN detector).
+    pub knn_baseline: Option<usize>,
+}
+
+impl Default for AnomalyEvalSettings {
+    fn default() -> Self {
+        Self {
+            source: ItemSource::default(),
+            score: None,
+            normal_classes: None,
+            anomaly_classes: None,
+            out: None,
+            batch_size: 500,
+            knn_baseline: None,
+        }
+    }
+}
+
+/// Precision, recall and F1 of the saved threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AtThreshold {
+    /// The threshold.
+    pub threshold: f64,
+    /// Items flagged.
+    pub flagged: usize,
+    /// Anomalies among the flagged items.
+    pub precision: f64,
+    /// Flagged anomalies among the anomalies.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+}
+
+/// The k-nearest-neighbour baseline's areas.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KnnBaseline {
+    /// Neighbours per item.
+    pub k: usize,
+    /// Area under the ROC curve.
+    pub auroc: f64,
+    /// Average precision.
+    pub auprc: f64,
+}
+
+/// What [`evaluate`] reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnomalyEvalReport {
+    /// The run folder.
+    pub run: PathBuf,
+    /// The split evaluated, or `data` for items read from a path.
+    pub split: String,
+    /// The items' path, for items read from a path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_path: Option<PathBuf>,
+    /// The score.
+    pub score: ScoreKind,
+    /// The class ids counted as normal.
+    pub normal_classes: Vec<u32>,
+    /// Items scored.
+    pub items: usize,
+    /// Anomalies among them.
+    pub anomalies: usize,
+    /// `anomalies / items`.
+    pub anomaly_fraction: f64,
+    /// Area under the ROC curve.
+    pub auroc: f64,
+    /// Average precision (area under the precision-recall curve).
+    pub auprc: f64,
+    /// The ROC picture.
+    pub roc: PathBuf,
+    /// The saved threshold's precision and recall, when it uses this score.
+    pub at_threshold: Option<AtThreshold>,
+    /// The k-nearest-neighbour baseline, when asked for.
+    pub knn_baseline: Option<KnnBaseline>,
+}
+
+/// The class ids of `data` that `values` name: a class name, else a class id.
+fn resolve_classes(values: &[String], data: &Dataset, setting: &'static str) -> Result<Vec<u32>> {
+    let names = &data.class_names;
+    let present: BTreeSet<u32> = data.labels.iter().flatten().copied().collect();
+    values
+        .iter()
+        .map(|value| {
+            if let Some(i) = names.iter().position(|n| n == value) {
+                return Ok(i as u32);
+            }
+            match value.parse::<u32>() {
+                Ok(id)
+                    if (id as usize) < names.len()
+                        || (names.is_empty() && present.contains(&id)) =>
+                {
+                    Ok(id)
+                }
+                _ => Err(ToolkitError::setting(
+                    setting,
+                    format!(
+                        "'{value}' is not a class of the data; its classes are {}",
+                        if names.is_empty() {
+                            format!("{present:?}")
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Evaluates the detector on labelled items: the normal classes are those named (or the
+/// run's own), every other class is an anomaly. Draws the ROC curve.
+pub fn evaluate<B: Backend>(
+    run: &TrainedRun<B>,
+    settings: &AnomalyEvalSettings,
+) -> Result<AnomalyEvalReport> {
+    let saved = AnomalyThreshold::read(run.path())?;
+    let kind = settings
+        .score
+        .or(saved.as_ref().map(|f| f.score))
+        .unwrap_or_else(|| default_score(run));
+    let mut detector = AnomalyDetector::new(run, Some(kind))?;
+    detector.batch_size = settings.batch_size;
+    at_least_one("batch_size", settings.batch_size)?;
+    if settings.knn_baseline == Some(0) {
+        return Err(ToolkitError::setting("knn_baseline", "must be at least 1"));
+    }
+    let data = run.read(&settings.source)?;
+    let split = settings.source.name();
+    let Some(labels) = data.labels.clone() else {
+        return Err(ToolkitError::Unsupported(format!(
+            "the {split} items of {} have no labels to tell anomalies from normal items{}",
+            run.path().display(),
+            if matches!(settings.source, ItemSource::Path { .. }) {
+                " (name a CSV's label column)"
+            } else {
+                ""
+            }
+        )));
+    };
+    let normal: Vec<u32> = match (&settings.normal_classes, &settings.anomaly_classes) {
+        (Some(_), Some(_)) => {
+            return Err(ToolkitError::setting(
+                "anomaly_classes",
+                "cannot be combined with normal_classes: name one or the other",
+            ));
+        }
+        (Some(values), None) => resolve_classes(values, &data, "normal_classes")?,
+        (None, Some(values)) => {
+            let anomalous = resolve_classes(values, &data, "anomaly_classes")?;
+            let present: BTreeSet<u32> = labels.iter().copied().collect();
+            present
+                .into_iter()
+                .filter(|c| !anomalous.contains(c))
+                .collect()
+        }
+        (None, None) => match &run.config().data.classes {
+            Some(classes) => match &settings.source {
+                ItemSource::Split(_) => classes.clone(),
+                // The run's class ids name classes of its own data: match them by name.
+                ItemSource::Path { .. } => {
+                    let names: Vec<String> = classes
+                        .iter()
+                        .map(|&c| {
+                            run.info()
+                                .class_names
+                                .get(c as usize)
+                                .cloned()
+                                .unwrap_or_else(|| c.to_string())
+                        })
+                        .collect();
+                    resolve_classes(&names, &data, "normal_classes")?
+                }
+            },
+            None => {
+                return Err(ToolkitError::setting(
+                    "normal_classes",
+                    format!(
+                        "is needed: {} was trained on every class, so no item is an anomaly \
+                         unless you say which classes are normal (or which are anomalies)",
+                        run.path().display()
+                    ),
+                ));
+            }
+        },
+    };
+    let is_anomaly: Vec<bool> = labels.iter().map(|l| !normal.contains(l)).collect();
+    let anomalies = is_anomaly.iter().filter(|&&a| a).count();
+    if anomalies == 0 || anomalies == labels.len() {
+        return Err(ToolkitError::Unsupported(format!(
+            "the {split} items hold {anomalies} anomalies among {} (normal classes \
+             {normal:?}): AUROC needs both kinds",
+            labels.len()
+        )));
+    }
+    let knn = match settings.knn_baseline {
+        Some(k) => Some((k, knn_distances(run, &data, k)?)),
+        None => None,
+    };
+    let scores = detector.decision_function(&data)?;
+    let area = auroc(&scores, &is_anomaly)?;
+    let precision_area = average_precision(&scores, &is_anomaly)?;
+    let out = settings
+        .out
+        .clone()
+        .unwrap_or_else(|| run.path().join("roc.png"));
+    let mut curves = vec![(
+        format!("{} (AUROC {area:.3})", kind.name()),
+        roc_points(&roc_curve(&scores, &is_anomaly)?),
+    )];
+    let knn_baseline = match &knn {
+        Some((k, distances)) => {
+            let knn_area = auroc(distances, &is_anomaly)?;
+            curves.push((
+                format!("{k}-NN (AUROC {knn_area:.3})"),
+                roc_points(&roc_curve(distances, &is_anomaly)?),
+            ));
+            Some(KnnBaseline {
+                k: *k,
+                auroc: knn_area,
+                auprc: average_precision(distances, &is_anomaly)?,
+            })
+        }
+        None => None,
+    };
+    let title = format!(
+        "Anomalies: normal classes {normal:?}, score {}",
+        kind.name()
+    );
+    ae_plot::roc_plot(&out, &title, &curves)?;
+    let at_threshold = saved.filter(|f| f.score == kind).map(|f| {
+        let flagged: Vec<bool> = scores.iter().map(|&s| s > f.threshold).collect();
+        let true_positives = flagged
+            .iter()
+            .zip(&is_anomaly)
+            .filter(|&(&f, &a)| f && a)
+            .count();
+        let flagged_count = flagged.iter().filter(|&&f| f).count();
+        let precision = true_positives as f64 / flagged_count.max(1) as f64;
+        let recall = true_positives as f64 / anomalies as f64;
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        AtThreshold {
+            threshold: f.threshold,
+            flagged: flagged_count,
+            precision,
+            recall,
+            f1,
+        }
+    });
+    Ok(AnomalyEvalReport {
+        run: run.path().to_path_buf(),
+        split: split.to_string(),
+        data_path: match &settings.source {
+            ItemSource::Path { path, .. } => Some(path.clone()),
+            ItemSource::Split(_) => None,
+        },
+        score: kind,
+        normal_classes: normal,
+        items: scores.len(),
+        anomalies,
+        anomaly_fraction: anomalies as f64 / scores.len() as f64,
+        auroc: area,
+        auprc: precision_area,
+        roc: out,
+        at_threshold,
+        knn_baseline,
+    })
+}
+
+/// The (false positive rate, true positive rate) points of a ROC curve.
+pub fn roc_points(curve: &[(f64, f64, f64)]) -> Vec<(f64, f64)> {
+    curve.iter().map(|&(fpr, tpr, _)| (fpr, tpr)).collect()
+}
+
+/// The mean distance from each item of `data` to its `k` nearest training items of the run,
+/// in the model's input space.
+pub fn knn_distances<B: Backend>(
+    run: &TrainedRun<B>,
+    data: &Dataset,
+    k: usize,
+) -> Result<Vec<f64>> {
+    let reference = input_matrix(&run.data()?.train)?;
+    if reference.rows() < k {
+        return Err(ToolkitError::setting(
+            "knn_baseline",
+            format!(
+                "{k} needs at least {k} training items; {} has {}",
+                run.path().display(),
+                reference.rows()
+            ),
+        ));
+    }
+    let neighbors = NearestNeighbors::query(&reference, &input_matrix(data)?, k)?;
+    Ok((0..neighbors.len())
+        .map(|i| neighbors.distances(i).iter().sum::<f64>() / k as f64)
+        .collect())
+}

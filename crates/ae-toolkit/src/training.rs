@@ -1,0 +1,56 @@
+//! Configure and train a model into a run folder.
+
+use std::path::{Path, PathBuf};
+
+use ae_train::{ExperimentConfig, RunDir, TrainOptions, TrainSummary};
+use burn::tensor::backend::AutodiffBackend;
+use serde::Serialize;
+
+use crate::error::Result;
+
+/// What [`train`] reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    /// The run folder.
+    pub run: PathBuf,
+    /// The training session's summary (also in `summary.json`).
+    pub summary: TrainSummary,
+    /// The picture of test reconstructions, when one was drawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reconstructions: Option<PathBuf>,
+}
+
+/// Trains `config` into the run folder `dir` on `device`: writes the config, a description of
+/// the data, metrics, checkpoints and the model. Progress goes to `options.reporter`.
+///
+/// ```no_run
+/// use ae_toolkit::burn::backend::Autodiff;
+/// use ae_toolkit::backend::Flex;
+/// use ae_toolkit::{ExperimentConfig, TrainOptions};
+///
+/// # fn main() -> ae_toolkit::Result<()> {
+/// let config = ExperimentConfig::load("experiments/mlp-vae-mnist.toml".as_ref())?;
+/// let device = Default::default();
+/// let report = ae_toolkit::train::<Autodiff<Flex>>(
+///     &config,
+///     "runs/vae",
+///     &device,
+///     &TrainOptions::default(),
+/// )?;
+/// println!("validation loss {}", report.summary.validation.loss);
+/// # Ok(()) }
+/// ```
+pub fn train<B: AutodiffBackend>(
+    config: &ExperimentConfig,
+    dir: impl AsRef<Path>,
+    device: &B::Device,
+    options: &TrainOptions,
+) -> Result<TrainReport> {
+    let run = RunDir::new(dir.as_ref());
+    let summary = ae_train::train::<B>(config, &run, device.clone(), options)?;
+    Ok(TrainReport {
+        run: run.path().to_path_buf(),
+        summary,
+        reconstructions: None,
+    })
+}
