@@ -60,6 +60,7 @@ impl BackendTask for Dispatch {
                 let (config, run) = train_config(&args)?;
                 let options = TrainOptions {
                     resume: args.resume,
+                    overwrite: args.overwrite,
                     progress_interval: None,
                     dashboard: self.dashboard && !args.plain,
                     reporter: reporter.clone(),

@@ -211,9 +211,13 @@ pub struct TrainArgs {
     /// Run folder (overrides --name).
     #[arg(long)]
     pub run_dir: Option<PathBuf>,
-    /// Continue the run from its newest checkpoint.
-    #[arg(long)]
+    /// Continue the run from its newest intact checkpoint (training.epochs may grow).
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Replace the run already in the run folder (without this or --resume, an existing run
+    /// is refused).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Data source.
     #[arg(long, value_parser = named::<DataSource>())]
     pub data: Option<DataSource>,

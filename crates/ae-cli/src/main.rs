@@ -22,9 +22,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let _ = writeln!(std::io::stderr(), "error: {}", describe(&error));
-            ExitCode::FAILURE
+            if interrupted(&error) {
+                // As shells report a program stopped by Ctrl-C.
+                ExitCode::from(ae_toolkit::harness::interrupt::INTERRUPTED_EXIT as u8)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// Whether training stopped for Ctrl-C, SIGTERM or SIGHUP (after saving its model).
+fn interrupted(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<ToolkitError>(),
+            Some(ToolkitError::Train(
+                ae_toolkit::harness::TrainError::Interrupted { .. }
+            ))
+        ) || matches!(
+            cause.downcast_ref::<ae_toolkit::harness::TrainError>(),
+            Some(ae_toolkit::harness::TrainError::Interrupted { .. })
+        )
+    })
 }
 
 /// Runs the command; returns its report.

@@ -80,6 +80,12 @@ impl DataError {
     }
 }
 
+/// Fails with [`DataError::Invalid`] when `bytes` (what `what` would take) exceed the memory
+/// available (see [`ae_io::memory::check`]).
+pub fn check_memory(what: &str, bytes: u128) -> Result<()> {
+    ae_io::memory::check(what, bytes).map_err(|e| DataError::invalid(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

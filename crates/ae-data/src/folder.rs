@@ -224,6 +224,12 @@ pub(crate) fn load_listed_images(
     shape: ImageShape,
     on_mismatch: MismatchedSize,
 ) -> Result<Dataset> {
+    // Each image is held as bytes, and decoded and resized through buffers of a few bytes per
+    // value first.
+    crate::error::check_memory(
+        &format!("{} images of {shape}", files.len()),
+        (files.len() as u128 + 16) * shape.dim() as u128,
+    )?;
     let mut inputs = Vec::with_capacity(files.len() * shape.dim());
     for (path, _) in files {
         load_image_into(path, shape, on_mismatch, &mut inputs)?;

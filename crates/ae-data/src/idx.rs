@@ -78,16 +78,77 @@ pub fn decode_idx(raw: &[u8], source: &Path) -> Result<IdxArray> {
 /// place, so a file is held at most twice (compressed and decompressed), never three times.
 fn decode_owned(raw: Vec<u8>, source: &Path) -> Result<IdxArray> {
     let bytes = if is_gzip(&raw) {
-        let mut out = Vec::with_capacity(gzip_size_hint(&raw));
-        GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::format(source, format!("corrupt gzip stream: {e}")))?;
-        drop(raw);
-        out
+        inflate_declared(&raw).map_err(|message| DataError::format(source, message))?
     } else {
         raw
     };
     parse_idx(bytes).map_err(|message| DataError::format(source, message))
+}
+
+/// Unexpected bytes after the declared data that a gzipped file may have and still be
+/// inflated to count them exactly; past this, inflating stops.
+const TRAILING_LIMIT: usize = 1 << 20;
+
+/// Inflates a gzipped IDX file as far as its header allows: the header first, then at most
+/// the data it declares (plus [`TRAILING_LIMIT`] bytes to count what follows), so a small
+/// file that inflates to gigabytes is refused after a few bytes of work, never allocated.
+fn inflate_declared(raw: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let corrupt = |e: std::io::Error| format!("corrupt gzip stream: {e}");
+    let mut decoder = GzDecoder::new(raw);
+    let mut bytes = Vec::new();
+    (&mut decoder)
+        .take(4)
+        .read_to_end(&mut bytes)
+        .map_err(corrupt)?;
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 || bytes[2] != IDX_TYPE_U8 {
+        // Not an IDX header of bytes: `parse_idx` says what is wrong with it.
+        (&mut decoder)
+            .take(4 * 255)
+            .read_to_end(&mut bytes)
+            .map_err(corrupt)?;
+        return Ok(bytes);
+    }
+    let header_len = 4 + 4 * usize::from(bytes[3]);
+    (&mut decoder)
+        .take((header_len - 4) as u64)
+        .read_to_end(&mut bytes)
+        .map_err(corrupt)?;
+    if bytes.len() < header_len || bytes[3] == 0 {
+        return Ok(bytes);
+    }
+    let dims: Vec<usize> = bytes[4..header_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| format!("dimensions {dims:?} are too large"))?;
+    // Deflate expands at most 1032 times: a stream this short cannot hold the declared data.
+    if expected > raw.len().saturating_mul(1032) {
+        return Err(format!(
+            "truncated data: header declares dimensions {dims:?} ({expected} bytes) but a \
+             gzip stream of {} bytes cannot hold that many",
+            raw.len()
+        ));
+    }
+    bytes.reserve_exact(expected.min(gzip_size_hint(raw)));
+    let limit = expected.saturating_add(TRAILING_LIMIT) as u64;
+    (&mut decoder)
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(corrupt)?;
+    let present = bytes.len() - header_len;
+    if present > expected && present - expected >= TRAILING_LIMIT {
+        let mut probe = [0u8; 1];
+        if decoder.read(&mut probe).map_err(corrupt)? > 0 {
+            return Err(format!(
+                "trailing data: more than {TRAILING_LIMIT} unexpected bytes after the \
+                 {expected} bytes declared by dimensions {dims:?}"
+            ));
+        }
+    }
+    Ok(bytes)
 }
 
 /// Parses the bytes of an (uncompressed) IDX file.
@@ -302,6 +363,54 @@ mod tests {
         let msg = read_idx(&path).unwrap_err().to_string();
         assert!(msg.contains("long.idx"), "{msg}");
         assert!(msg.contains("trailing data: 1 unexpected"), "{msg}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_without_inflating_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.gz");
+        // A header declaring 100 images of 28 × 28, then 256 MiB of zeros in a file of a few
+        // hundred kilobytes: reading stops a megabyte past the declared data.
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        let mut header = vec![0, 0, IDX_TYPE_U8, 3];
+        for d in [100u32, 28, 28] {
+            header.extend_from_slice(&d.to_be_bytes());
+        }
+        encoder.write_all(&header).unwrap();
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            encoder.write_all(&block).unwrap();
+        }
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains("bomb.gz") && msg.contains("trailing data: more than"),
+            "{msg}"
+        );
+        // A header declaring more than the stream could ever hold is refused at once.
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        let mut header = vec![0, 0, IDX_TYPE_U8, 1];
+        header.extend_from_slice(&u32::MAX.to_be_bytes());
+        encoder.write_all(&header).unwrap();
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("cannot hold"), "{msg}");
+        // Exact files still read, and a few trailing bytes are still counted exactly.
+        let data: Vec<u8> = (0..60).collect();
+        write_idx(&path, &[3, 20], &data, true).unwrap();
+        assert_eq!(read_idx(&path).unwrap().data, data);
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        let mut bytes = vec![0, 0, IDX_TYPE_U8, 1, 0, 0, 0, 2, 7, 7, 7];
+        encoder.write_all(&bytes).unwrap();
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("trailing data: 1 unexpected"), "{msg}");
+        bytes.truncate(4);
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(&bytes).unwrap();
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+        let msg = read_idx(&path).unwrap_err().to_string();
+        assert!(msg.contains("truncated header"), "{msg}");
     }
 
     #[test]

@@ -115,6 +115,10 @@ pub fn load_paired(
         ));
     }
     let n = inputs.len();
+    crate::error::check_memory(
+        &format!("{n} pairs of images of {input_shape} and {target_shape}"),
+        (n as u128 + 16) * (input_shape.dim() as u128 + target_shape.dim() as u128) * 4,
+    )?;
     let mut input_values = Vec::with_capacity(n * input_shape.dim());
     let mut target_values = Vec::with_capacity(n * target_shape.dim());
     for (stem, input_path) in &inputs {

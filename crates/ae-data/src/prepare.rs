@@ -103,6 +103,13 @@ struct Loaded {
 
 /// Loads the training pool and, where the source has one, its test split.
 fn load(config: &DataConfig, seed: u64) -> Result<Loaded> {
+    if matches!(config.source, DataSource::Parabola | DataSource::Helix) {
+        // Three f32 values per point, in a few copies while splitting.
+        crate::error::check_memory(
+            &format!("data.samples = {}", config.samples),
+            config.samples as u128 * 3 * 4 * 4,
+        )?;
+    }
     let plain = |pool: Dataset| Loaded {
         pool,
         test: None,

@@ -273,7 +273,8 @@ impl CsvRows {
             {
                 let id = self.label_ids.get(label).copied().ok_or_else(|| {
                     fmt(format!(
-                        "line {line}: label {label:?} was not in the file on the first pass: was it changed while being read?"
+                        "line {line}: label {} was not in the file on the first pass: was it changed while being read?",
+                        crate::table::quote(label)
                     ))
                 })?;
                 labels.push(id);

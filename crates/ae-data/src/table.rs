@@ -67,16 +67,41 @@ pub struct CsvTable {
     pub has_header: bool,
 }
 
+/// Cells and names longer than this are cut when an error quotes them.
+const QUOTED_CHARS: usize = 60;
+
+/// `text` quoted for an error message, cut to its first [`QUOTED_CHARS`] characters (with the
+/// full length said) when longer, so that a huge cell does not make a huge message.
+pub(crate) fn quote(text: &str) -> String {
+    let chars = text.chars().count();
+    if chars <= QUOTED_CHARS {
+        return format!("{text:?}");
+    }
+    let head: String = text.chars().take(QUOTED_CHARS).collect();
+    format!("{head:?}… ({chars} characters)")
+}
+
+/// Quoted names, comma separated, each cut (see [`quote`]), at most 20 of them.
+fn quote_list(names: &[String]) -> String {
+    let mut listed: Vec<String> = names.iter().take(20).map(|n| quote(n)).collect();
+    if names.len() > 20 {
+        listed.push(format!("and {} more", names.len() - 20));
+    }
+    listed.join(", ")
+}
+
 /// Parses a numeric cell; `Err` says what is wrong with it.
 fn parse_number(cell: &str) -> std::result::Result<f32, String> {
     if cell.is_empty() {
         return Err("empty cell".to_string());
     }
     match cell.parse::<f32>() {
-        Ok(v) if v.is_nan() => Err(format!("{cell:?} is not a finite number (NaN)")),
-        Ok(v) if v.is_infinite() => Err(format!("{cell:?} is not a finite number (infinite)")),
+        Ok(v) if v.is_nan() => Err(format!("{} is not a finite number (NaN)", quote(cell))),
+        Ok(v) if v.is_infinite() => {
+            Err(format!("{} is not a finite number (infinite)", quote(cell)))
+        }
         Ok(v) => Ok(v),
-        Err(_) => Err(format!("text {cell:?} is not a number")),
+        Err(_) => Err(format!("text {} is not a number", quote(cell))),
     }
 }
 
@@ -365,8 +390,9 @@ impl CsvLayout {
                 [i] => Ok(Some(*i)),
                 [] => Ok(None),
                 _ => Err(format!(
-                    "line {first_line}: the header has {} columns named {name:?}",
-                    matches.len()
+                    "line {first_line}: the header has {} columns named {}",
+                    matches.len(),
+                    quote(name)
                 )),
             }
         };
@@ -377,8 +403,9 @@ impl CsvLayout {
                 None if options.label_optional => None,
                 None => {
                     return Err(format!(
-                        "line {first_line}: no label column named {name:?} in the header (columns: {})",
-                        header.as_deref().unwrap_or_default().join(", ")
+                        "line {first_line}: no label column named {} in the header (columns: {})",
+                        quote(name),
+                        quote_list(header.as_deref().unwrap_or_default())
                     ));
                 }
             },
@@ -391,10 +418,11 @@ impl CsvLayout {
                         Some(i) if Some(i) != label_index => cols.push(i),
                         _ => {
                             return Err(format!(
-                                "line {first_line}: no column named {name:?} in the header (the \
+                                "line {first_line}: no column named {} in the header (the \
                                  run was trained on columns {}; this table has {})",
-                                wanted.join(", "),
-                                names.join(", ")
+                                quote(name),
+                                quote_list(wanted),
+                                quote_list(names)
                             ));
                         }
                     }
@@ -403,11 +431,11 @@ impl CsvLayout {
                     (0..ncols).find(|c| !cols.contains(c) && Some(*c) != label_index)
                 {
                     return Err(format!(
-                        "line {first_line}: column {} ({:?}) is not one the run was trained on \
+                        "line {first_line}: column {} ({}) is not one the run was trained on \
                          ({}); if it holds labels, name it as the label column",
                         extra + 1,
-                        names[extra],
-                        wanted.join(", ")
+                        quote(&names[extra]),
+                        quote_list(wanted)
                     ));
                 }
                 cols
@@ -418,7 +446,7 @@ impl CsvLayout {
                         "line {first_line}: {ncols} columns and no header, but the run was \
                          trained on {} columns ({})",
                         wanted.len(),
-                        wanted.join(", ")
+                        quote_list(wanted)
                     ));
                 }
                 (0..ncols).collect()
@@ -461,7 +489,7 @@ impl CsvLayout {
 
     fn describe(&self, col: usize) -> String {
         match self.header.as_ref().and_then(|h| h.get(col)) {
-            Some(name) => format!("column {} ({name:?})", col + 1),
+            Some(name) => format!("column {} ({})", col + 1, quote(name)),
             None => format!("column {}", col + 1),
         }
     }
@@ -563,7 +591,7 @@ impl Standardization {
                     continue;
                 }
                 let name = match column_names.and_then(|names| names.get(c)) {
-                    Some(name) => format!("column {} ({name:?})", c + 1),
+                    Some(name) => format!("column {} ({})", c + 1, quote(name)),
                     None => format!("column {}", c + 1),
                 };
                 return Err(DataError::invalid(format!(
@@ -720,6 +748,20 @@ mod tests {
         assert!(msg.contains("no label column named \"class\""), "{msg}");
         let p = write(&dir, "q.csv", "a,b\n1,\"2\n");
         assert!(err(&p, None).contains("unterminated"));
+    }
+
+    #[test]
+    fn a_huge_cell_is_quoted_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = "x".repeat(5_000_000);
+        let p = write(&dir, "huge.csv", &format!("a,b\n1,{huge}\n"));
+        let msg = err(&p, None);
+        assert!(msg.len() < 300, "{} bytes: {}", msg.len(), &msg[..300]);
+        assert!(
+            msg.contains("line 2, column 2") && msg.contains("(5000000 characters)"),
+            "{msg}"
+        );
+        assert_eq!(quote("short"), "\"short\"");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Files that appear whole or not at all.
+//! Files that appear whole or not at all, and the memory an allocation may take
+//! ([`memory`]).
 //!
 //! Every file the toolkit writes (configs, checkpoints, models, tables, `.npy` arrays, pictures)
 //! goes through [`AtomicFile`]: the bytes go to a hidden temporary file beside the target (made
@@ -25,6 +26,8 @@
 //! ```
 
 #![warn(missing_docs)]
+
+pub mod memory;
 
 use std::fs;
 use std::io::{self, BufWriter, Write};

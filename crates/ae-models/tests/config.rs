@@ -299,3 +299,52 @@ fn invalid_configs_name_the_offending_field() {
         Err(ModelError::InvalidConfig(message)) if message.contains("input shape")
     ));
 }
+
+#[test]
+fn the_cost_from_the_config_counts_every_parameter() {
+    let bernoulli_vae = ModelConfig::Vae(
+        VaeConfig::new(
+            5,
+            ArchitectureConfig::Mlp {
+                hidden: vec![12],
+                activation: Activation::Relu,
+            },
+        )
+        .with_input_shape(InputShape::new(1, 6, 6)),
+    );
+    let conv_autoencoder = ModelConfig::Autoencoder(
+        AutoencoderConfig::new(
+            3,
+            ArchitectureConfig::Conv {
+                channels: vec![2, 5],
+                kernel_size: 4,
+                activation: Activation::Relu,
+            },
+        )
+        .with_input_shape(InputShape::new(1, 10, 12)),
+    );
+    for config in [
+        mlp_autoencoder(),
+        conv_vae(),
+        bernoulli_vae,
+        conv_autoencoder,
+    ] {
+        let model = config.init::<I>(&Default::default()).unwrap();
+        let counted = match &model {
+            ae_models::AnyModel::Autoencoder(m) => m.num_params(),
+            ae_models::AnyModel::Vae(m) => m.num_params(),
+        };
+        assert_eq!(config.cost().parameters, counted as u128, "{config:?}");
+        assert_eq!(config.parameter_bytes(1), 4 * counted as u128);
+        assert!(config.cost().activations_per_item > 0);
+    }
+    // Absurd sizes saturate instead of overflowing.
+    let huge = ModelConfig::Autoencoder(AutoencoderConfig::new(
+        usize::MAX,
+        ArchitectureConfig::Mlp {
+            hidden: vec![usize::MAX],
+            activation: Activation::Relu,
+        },
+    ));
+    assert!(huge.parameter_bytes(4) > 1 << 100);
+}

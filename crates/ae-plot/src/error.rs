@@ -30,6 +30,21 @@ pub enum PlotError {
         /// The underlying encoder error.
         source: image::ImageError,
     },
+    /// A picture larger than can be drawn.
+    #[error(
+        "a picture of {width}x{height} pixels is too large to draw (at most {} pixels a side): \
+         draw fewer items or zoom less",
+        crate::grid::MAX_SIDE
+    )]
+    TooLarge {
+        /// Width in pixels.
+        width: u64,
+        /// Height in pixels.
+        height: u64,
+    },
+    /// A picture that does not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] ae_io::memory::MemoryError),
     /// Items of this shape cannot be drawn as images.
     #[error("cannot draw items of shape {0} as images")]
     NotImages(crate::grid::ItemShape),

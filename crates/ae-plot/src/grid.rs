@@ -44,13 +44,47 @@ impl std::fmt::Display for ItemShape {
 }
 
 /// The pixel size `(width, height)` of a grid of `rows` × `cols` cells of `shape`, each
-/// scaled up by `zoom`.
+/// scaled up by `zoom` (saturating at `u32::MAX`; [`check_grid`] refuses such sizes).
 pub fn grid_size(rows: usize, cols: usize, shape: ItemShape, zoom: u32) -> (u32, u32) {
-    let (h, w) = (shape.height as u32 * zoom, shape.width as u32 * zoom);
+    let (width, height) = grid_size_u64(rows, cols, shape, zoom);
     (
-        cols as u32 * (w + GRID_PAD) + GRID_PAD,
-        rows as u32 * (h + GRID_PAD) + GRID_PAD,
+        u32::try_from(width).unwrap_or(u32::MAX),
+        u32::try_from(height).unwrap_or(u32::MAX),
     )
+}
+
+fn grid_size_u64(rows: usize, cols: usize, shape: ItemShape, zoom: u32) -> (u64, u64) {
+    let pad = u64::from(GRID_PAD);
+    let side = |n: usize, cells: usize| {
+        (n as u64)
+            .saturating_mul(u64::from(zoom))
+            .saturating_add(pad)
+            .saturating_mul(cells as u64)
+            .saturating_add(pad)
+    };
+    (side(shape.width, cols), side(shape.height, rows))
+}
+
+/// The largest side of a picture, in pixels (PNG readers commonly refuse more).
+pub const MAX_SIDE: u64 = 1 << 16;
+
+/// Checks that a grid of `rows` × `cols` cells of `shape` at `zoom` can be drawn: each side
+/// at most [`MAX_SIDE`] pixels, and its pixels within the memory available. Returns its size.
+pub fn check_grid(
+    rows: usize,
+    cols: usize,
+    shape: ItemShape,
+    zoom: u32,
+) -> Result<(u32, u32), PlotError> {
+    let (width, height) = grid_size_u64(rows, cols, shape, zoom);
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(PlotError::TooLarge { width, height });
+    }
+    ae_io::memory::check(
+        format!("a picture of {width}x{height} pixels"),
+        u128::from(width) * u128::from(height) * 3,
+    )?;
+    Ok((width as u32, height as u32))
 }
 
 /// Draws a grid with one row per entry of `rows`, each a list of flat CHW images of `shape`
@@ -64,7 +98,7 @@ pub fn render_grid(
         return Err(PlotError::NotImages(shape));
     }
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let (width, height) = grid_size(rows.len(), cols, shape, zoom);
+    let (width, height) = check_grid(rows.len(), cols, shape, zoom)?;
     let (h, w) = (shape.height as u32 * zoom, shape.width as u32 * zoom);
     let mut canvas = RgbImage::from_pixel(width.max(1), height.max(1), Rgb([40, 40, 40]));
     let plane = shape.height * shape.width;
@@ -133,6 +167,23 @@ mod tests {
         );
         let e = write_grid(&path, &[], ItemShape::new(1, 1, 3), 1).unwrap_err();
         assert!(e.to_string().contains("1x1x3"), "{e}");
+    }
+
+    #[test]
+    fn pictures_too_large_to_draw_are_refused_before_drawing() {
+        let shape = ItemShape::new(1, 28, 28);
+        let e = check_grid(1, 4, shape, 1_000_000).unwrap_err().to_string();
+        assert!(
+            e.contains("too large") && e.contains("112000010x28000004"),
+            "{e}"
+        );
+        let e = check_grid(3163, 3163, shape, 3).unwrap_err().to_string();
+        assert!(e.contains("272020"), "{e}");
+        assert_eq!(
+            check_grid(2, 3, shape, 1).unwrap(),
+            grid_size(2, 3, shape, 1)
+        );
+        assert_eq!(grid_size(1, 1, shape, u32::MAX).0, u32::MAX);
     }
 
     #[test]

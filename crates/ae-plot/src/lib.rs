@@ -21,7 +21,7 @@ pub mod ticks;
 pub use canvas::{Canvas, Marker, Rect};
 pub use chart::{AxisRange, Chart, Frame, LegendEntry, LegendPosition, Swatch};
 pub use error::PlotError;
-pub use grid::{GRID_PAD, ItemShape, grid_size, render_grid, write_grid};
+pub use grid::{GRID_PAD, ItemShape, check_grid, grid_size, render_grid, write_grid};
 pub use palette::{Color, category_color};
 pub use plots::{roc_plot, scatter_by_label, scatter_xy, xy_scatter_with_lines};
 pub use ticks::{Ticks, format_tick, nice_ticks};

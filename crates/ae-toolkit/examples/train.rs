@@ -40,6 +40,8 @@ pub fn run(args: &[String]) -> Result<TrainReport, Box<dyn Error>> {
     // Progress lines (epochs, steps) go wherever the program wants them: here, stderr.
     let options = TrainOptions {
         reporter: Reporter::new(|progress| eprintln!("{progress}")),
+        // Running the example again replaces its run.
+        overwrite: true,
         ..TrainOptions::default()
     };
     let device = Default::default();

@@ -386,8 +386,10 @@ pub struct FitSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct FitReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The threshold file written.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub file: PathBuf,
     /// The items the threshold was fitted on.
     pub split: String,
@@ -443,8 +445,10 @@ impl Default for ScoreSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct ScoreReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The CSV written: `index,label,class,score,flag`.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub csv: PathBuf,
     /// The split scored, or the path read.
     pub source: String,
@@ -605,11 +609,15 @@ pub struct KnnBaseline {
 #[derive(Debug, Clone, Serialize)]
 pub struct AnomalyEvalReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The split evaluated, or `data` for items read from a path.
     pub split: String,
     /// The items' path, for items read from a path.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::paths::lossy_option"
+    )]
     pub data_path: Option<PathBuf>,
     /// The score.
     pub score: ScoreKind,
@@ -626,6 +634,7 @@ pub struct AnomalyEvalReport {
     /// Average precision (area under the precision-recall curve).
     pub auprc: f64,
     /// The ROC picture.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub roc: PathBuf,
     /// The saved threshold's precision and recall, when it uses this score.
     pub at_threshold: Option<AtThreshold>,

@@ -240,6 +240,7 @@ pub fn latent_plane(latents: &Matrix) -> Result<Vec<(f64, f64)>> {
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The split clustered.
     pub split: Split,
@@ -252,6 +253,7 @@ pub struct ClusterReport {
     /// k-means on the PCA points (as many components as the code has dimensions).
     pub pca: ClusterStats,
     /// The scatter picture of the code.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
     /// k-means on a UMAP embedding of the code.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,7 +262,10 @@ pub struct ClusterReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pca_umap: Option<ClusterStats>,
     /// The 2-D UMAP picture of the code.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::paths::lossy_option"
+    )]
     pub umap_picture: Option<PathBuf>,
 }
 

@@ -84,8 +84,10 @@ pub struct DecAfter {
 #[derive(Debug, Clone, Serialize)]
 pub struct DecReport {
     /// The run started from.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub source_run: PathBuf,
     /// The new run.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The split reported.
     pub split: Split,
@@ -96,6 +98,7 @@ pub struct DecReport {
     /// `DEC` or `IDEC`.
     pub method: String,
     /// The refined code, coloured by label.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
     /// The refinement's settings.
     pub settings: DecSettings,

@@ -101,6 +101,8 @@ fn run_seed<B: AutodiffBackend>(
     let dir = settings.out.join(format!("{source}-seed{seed}"));
     let options = TrainOptions {
         progress_interval: Some(std::time::Duration::from_secs(3600)),
+        // The demonstration's own folders: a second demonstration replaces them.
+        overwrite: true,
         ..TrainOptions::default()
     };
     ae_train::train::<B>(&config, &RunDir::new(&dir), device.clone(), &options)?;
@@ -174,6 +176,7 @@ pub struct ManifoldResult {
     /// The medians' ratio.
     pub median_ratio: f64,
     /// Seed 0's points with PCA's line and the autoencoder's curve.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
 }
 
@@ -181,6 +184,7 @@ pub struct ManifoldResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct ManifoldReport {
     /// The output folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub out: PathBuf,
     /// Epochs of each autoencoder.
     pub epochs: usize,

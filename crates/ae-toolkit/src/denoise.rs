@@ -153,6 +153,7 @@ pub struct CorruptionReport {
     /// The corruption, as `kind:value`.
     pub corruption: String,
     /// Noisy, denoised and clean items.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
     /// Mean PSNR by method (`noisy`, `autoencoder`, `median_3x3`, `pca`).
     pub psnr: BTreeMap<String, f64>,
@@ -172,6 +173,7 @@ pub struct CorruptionReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct DenoiseReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The split.
     pub split: Split,

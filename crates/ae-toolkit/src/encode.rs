@@ -16,6 +16,7 @@ use crate::run::{ItemSource, TrainedRun};
 #[derive(Debug, Clone, Serialize)]
 pub struct EncodeReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The split encoded, or `data` for items read from a path.
     pub split: String,
@@ -24,6 +25,7 @@ pub struct EncodeReport {
     /// The latent size.
     pub latent: usize,
     /// `latents.npy`, `labels.npy` (when labelled) and `latents.csv`.
+    #[serde(serialize_with = "crate::paths::lossy_vec")]
     pub files: Vec<PathBuf>,
 }
 
@@ -112,6 +114,7 @@ pub fn encode_to_files<B: Backend>(
 #[derive(Debug, Clone, Serialize)]
 pub struct PictureReport {
     /// The PNG.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
 }
 

@@ -23,6 +23,9 @@ pub enum ToolkitError {
     /// Writing a file.
     #[error(transparent)]
     Write(#[from] ae_io::WriteError),
+    /// What was asked for does not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] ae_io::memory::MemoryError),
     /// A setting is out of range or does not apply. `name` is the setting's field name; the
     /// message reads `name problem`, followed by a suggested setting when there is one.
     #[error("{}", render_setting(name, problem, suggestion.as_ref(), ""))]

@@ -60,11 +60,15 @@ impl Default for NllSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The split evaluated, or `data` for items read from a path.
     pub split: String,
     /// The items' path, for items read from a path.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::paths::lossy_option"
+    )]
     pub data_path: Option<PathBuf>,
     /// `autoencoder` or `vae`.
     pub model: String,
@@ -106,6 +110,8 @@ pub fn evaluate<B: Backend>(
             ));
         }
         at_least_one("importance_samples", nll.importance_samples)?;
+        at_least_one("rows_per_pass", nll.rows_per_pass)?;
+        run.check_decode_memory(nll.rows_per_pass)?;
     }
     let data = run.read(&settings.source)?;
     let data = match settings.limit {

@@ -129,8 +129,10 @@ impl Default for TraverseSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct TraverseReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The picture.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
     /// `autoencoder` or `vae`.
     pub model: String,
@@ -219,6 +221,7 @@ pub fn traverse<B: Backend>(
         (Some(((_, std), _)), false) => std.clone(),
         _ => vec![1.0; latent],
     };
+    ae_plot::check_grid(dims.len(), settings.steps, run.grid_shape(), settings.zoom)?;
     let values = sweep_values(settings.steps, settings.range);
     let mut codes = Vec::with_capacity(dims.len() * values.len() * latent);
     for &d in &dims {
@@ -344,8 +347,10 @@ pub struct PathReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct InterpolateReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The picture.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
     /// `autoencoder` or `vae`.
     pub model: String,
@@ -375,6 +380,7 @@ pub fn interpolate<B: Backend>(
         ));
     }
     run.require_images("an interpolation")?;
+    ae_plot::check_grid(2, settings.steps, run.grid_shape(), settings.zoom)?;
     let latent = run.latent();
     let test = run.split(Split::Test)?;
     check_item("from", settings.from, test.len(), "test")?;
@@ -475,8 +481,10 @@ pub struct LabelReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct AttributeReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The picture.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
     /// The label moved away from.
     pub from_label: LabelReport,
@@ -661,6 +669,12 @@ pub fn attribute<B: Backend>(
             chosen
         }
     };
+    ae_plot::check_grid(
+        items.len(),
+        settings.strengths.len() + 1,
+        run.grid_shape(),
+        settings.zoom,
+    )?;
     let item_codes = run.encode_rows(&test.subset(&items), items.len())?;
     let mut moved = Vec::with_capacity(items.len() * settings.strengths.len() * latent);
     for code in item_codes.chunks(latent) {

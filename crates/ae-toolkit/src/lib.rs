@@ -40,6 +40,7 @@ pub mod error;
 pub mod evaluate;
 pub mod latent;
 pub mod named;
+pub mod paths;
 pub mod pca;
 pub mod run;
 pub mod sample;

@@ -114,6 +114,7 @@ pub fn why_not_linear(model: &ModelConfig) -> Option<String> {
 #[derive(Debug, Clone, Serialize)]
 pub struct ComparePcaReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The code size, and PCA's number of components.
     pub latent: usize,

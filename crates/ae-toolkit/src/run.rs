@@ -380,8 +380,27 @@ impl<B: Backend> TrainedRun<B> {
         if codes.is_empty() {
             return Ok(Vec::new());
         }
+        self.check_decode_memory(codes.len() / latent)?;
         let z = matrix_tensor::<B>(codes.to_vec(), latent, &self.device);
         rows_of(self.model.decode(z))
+    }
+
+    /// Refuses to decode `items` codes at once when their outputs and the decoder's layers
+    /// cannot fit in memory.
+    pub(crate) fn check_decode_memory(&self, items: usize) -> Result<()> {
+        let per_item = self
+            .config
+            .model
+            .cost()
+            .activations_per_item
+            .saturating_add(3 * self.info.target_shape.dim() as u128);
+        ae_io::memory::check(
+            format!("decoding {items} codes"),
+            (items as u128)
+                .saturating_mul(per_item)
+                .saturating_mul(4 * 2),
+        )?;
+        Ok(())
     }
 
     /// The reconstruction of every item of `data` (decoded from its code).
@@ -412,6 +431,7 @@ impl<B: Backend> TrainedRun<B> {
 
     /// Decodes `codes` and returns the decoder's values as one flat vector.
     pub fn decode_flat(&self, codes: &[f32]) -> Result<Vec<f32>> {
+        self.check_decode_memory(codes.len() / self.latent())?;
         let z = matrix_tensor::<B>(codes.to_vec(), self.latent(), &self.device);
         flat_values(self.model.decode(z))
     }

@@ -55,6 +55,12 @@ pub fn prior_codes<B: Backend>(run: &TrainedRun<B>, count: usize, seed: u64) -> 
             suggestion: Some(("from", "gmm".into())),
         });
     }
+    ae_io::memory::check(
+        format!("{count} codes"),
+        (count as u128)
+            .saturating_mul(run.latent() as u128)
+            .saturating_mul(4 * 2),
+    )?;
     B::seed(run.device(), seed);
     let z = Tensor::<B, 2>::random(
         [count, run.latent()],
@@ -122,6 +128,12 @@ impl GmmSampler {
 
     /// `count` codes drawn from the mixture, row-major.
     pub fn sample(&self, count: usize, seed: u64) -> Result<Vec<f32>> {
+        ae_io::memory::check(
+            format!("{count} codes"),
+            (count as u128)
+                .saturating_mul(self.mixture.dim() as u128)
+                .saturating_mul(8 * 2),
+        )?;
         Ok(self.mixture.sample(count, seed)?.to_f32())
     }
 }
@@ -166,6 +178,7 @@ impl Default for SampleSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleReport {
     /// The picture.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
     /// Where the codes came from.
     pub from: SampleSource,
@@ -184,6 +197,13 @@ pub fn sample_picture<B: Backend>(
     at_least_one("count", settings.count)?;
     at_least_one("zoom", settings.zoom as usize)?;
     run.require_images("a picture of samples")?;
+    let per_row = (settings.count as f64).sqrt().ceil() as usize;
+    ae_plot::check_grid(
+        settings.count.div_ceil(per_row),
+        per_row,
+        run.grid_shape(),
+        settings.zoom,
+    )?;
     let (codes, gmm) = match settings.from {
         SampleSource::Prior => (prior_codes(run, settings.count, settings.seed)?, None),
         SampleSource::Gmm => {
@@ -201,7 +221,6 @@ pub fn sample_picture<B: Backend>(
         }
     };
     let images = run.decode(&codes)?;
-    let per_row = (settings.count as f64).sqrt().ceil() as usize;
     let rows: Vec<Vec<Vec<f32>>> = images.chunks(per_row).map(|c| c.to_vec()).collect();
     let default_name = match settings.from {
         SampleSource::Prior => "samples.png",

@@ -12,11 +12,15 @@ use crate::error::Result;
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The training session's summary (also in `summary.json`).
     pub summary: TrainSummary,
     /// The picture of test reconstructions, when one was drawn.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::paths::lossy_option"
+    )]
     pub reconstructions: Option<PathBuf>,
 }
 

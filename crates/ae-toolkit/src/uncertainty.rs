@@ -32,6 +32,7 @@ fn correlations(x: &[f64], y: &[f64]) -> Correlations {
 #[derive(Debug, Clone, Serialize)]
 pub struct UncertaintyReport {
     /// The run folder.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
     /// The split scored.
     pub split: Split,
@@ -50,8 +51,10 @@ pub struct UncertaintyReport {
     /// Correlation of the distance with the error.
     pub distance_vs_error: Correlations,
     /// One row per item: `item,label,posterior_variance,distance_to_centre,squared_error`.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub csv: PathBuf,
     /// Variance against error.
+    #[serde(serialize_with = "crate::paths::lossy")]
     pub picture: PathBuf,
 }
 

@@ -13,10 +13,31 @@ use burn::tensor::backend::Backend;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// The first write that failed while training, shared by the writers of a run (checkpoints,
+/// metrics) and read by the trainer when the loop stops.
+#[derive(Debug, Clone, Default)]
+pub struct WriteFailures(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl WriteFailures {
+    /// Records `message` unless a failure was recorded before.
+    pub fn record(&self, message: &str) {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(message.to_string());
+        }
+    }
+
+    /// The first failure, if any.
+    pub fn first(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// Saves records as named MessagePack (`.mpk`) files, atomically; loads them back.
 #[derive(Debug, Clone, Default)]
 pub struct AtomicFileRecorder<S: PrecisionSettings> {
     _settings: std::marker::PhantomData<S>,
+    failures: WriteFailures,
 }
 
 impl<S: PrecisionSettings> AtomicFileRecorder<S> {
@@ -24,6 +45,15 @@ impl<S: PrecisionSettings> AtomicFileRecorder<S> {
     pub fn new() -> Self {
         Self {
             _settings: std::marker::PhantomData,
+            failures: WriteFailures::default(),
+        }
+    }
+
+    /// A recorder that also records its failed saves in `failures`.
+    pub fn with_failures(failures: WriteFailures) -> Self {
+        Self {
+            _settings: std::marker::PhantomData,
+            failures,
         }
     }
 }
@@ -37,7 +67,11 @@ impl<B: Backend, S: PrecisionSettings> Recorder<B> for AtomicFileRecorder<S> {
     fn save_item<I: Serialize>(&self, item: I, file: PathBuf) -> Result<(), RecorderError> {
         let target = file.with_extension(<Self as FileRecorder<B>>::file_extension());
         let bytes = Recorder::<B>::save_item(&NamedMpkBytesRecorder::<S>::new(), item, ())?;
-        ae_io::write_atomic(&target, &bytes).map_err(|e| RecorderError::Unknown(e.to_string()))
+        ae_io::write_atomic(&target, &bytes).map_err(|e| {
+            let message = e.to_string();
+            self.failures.record(&message);
+            RecorderError::Unknown(message)
+        })
     }
 
     fn load_item<I: DeserializeOwned>(&self, file: &mut PathBuf) -> Result<I, RecorderError> {

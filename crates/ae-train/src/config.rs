@@ -75,7 +75,8 @@ pub struct TrainingConfig {
     /// Data-loader worker threads preparing batches ahead of the step.
     #[serde(default = "default_workers")]
     pub num_workers: usize,
-    /// Epoch checkpoints to keep (the best by validation loss is kept as well).
+    /// Epoch checkpoints to keep, at least 2 so that a checkpoint that fails to write leaves the
+    /// one before intact (the best by validation loss is kept as well).
     #[serde(default = "default_kept")]
     pub checkpoints_kept: usize,
     /// Start a logistic MLP autoencoder from a stack of RBMs trained layer by layer.
@@ -192,6 +193,7 @@ impl ExperimentConfig {
                 t.epsilon
             ));
         }
+        t.lr_schedule.validate().map_err(TrainError::Invalid)?;
         if t.num_workers == 0 {
             return invalid("training.num_workers must be at least 1".into());
         }

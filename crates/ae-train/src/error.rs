@@ -38,12 +38,61 @@ pub enum TrainError {
         /// What went wrong.
         message: String,
     },
+    /// A model, batch or data set that does not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] ae_io::memory::MemoryError),
+    /// Saved weights do not fit the model the config describes.
+    #[error(
+        "{}: the saved weights do not fit the model that config.toml describes ({detail}); was \
+         config.toml edited, or the file copied from another run?",
+        .path.display()
+    )]
+    WeightsMismatch {
+        /// The record file.
+        path: PathBuf,
+        /// Which parameter differs.
+        detail: String,
+    },
+    /// Another process is writing the run.
+    #[error(
+        "{} is being written by process {pid} (lock file {}); wait for it to finish, or remove \
+         the lock file if that process is gone",
+        .run.display(),
+        .run.join(".lock").display()
+    )]
+    Locked {
+        /// The run folder.
+        run: PathBuf,
+        /// The holder's process id.
+        pid: u32,
+    },
+    /// The run folder already holds a run, and neither resuming nor overwriting was asked for.
+    #[error(
+        "{} already holds a run{}: continue it with --resume (training.epochs may grow), or \
+         replace it with --overwrite",
+        .run.display(),
+        .checkpoint.map(|e| format!(" (checkpoint of epoch {e})")).unwrap_or_default()
+    )]
+    Exists {
+        /// The run folder.
+        run: PathBuf,
+        /// Its newest complete checkpoint.
+        checkpoint: Option<usize>,
+    },
+    /// A file could not be written while training; the run stopped.
+    #[error("{message}; the run stopped: {}", resume_hint(*.checkpoint))]
+    WriteFailed {
+        /// What failed, naming the file.
+        message: String,
+        /// The newest complete checkpoint, which is intact.
+        checkpoint: Option<usize>,
+    },
     /// Training diverged.
     #[error("training stopped: {0}")]
     Diverged(String),
-    /// Training was interrupted (Ctrl-C); the model at that step was saved.
+    /// Training was interrupted (Ctrl-C, SIGTERM or SIGHUP); the model at that step was saved.
     #[error(
-        "training interrupted: the model at this step is saved in {}; {}",
+        "training interrupted by {signal}: the model at this step is saved in {}; {}",
         .run.join("model.mpk").display(),
         resume_hint(*.checkpoint)
     )]
@@ -52,6 +101,8 @@ pub enum TrainError {
         run: PathBuf,
         /// The newest complete checkpoint, if any.
         checkpoint: Option<usize>,
+        /// The signal: `Ctrl-C`, `SIGTERM` or `SIGHUP`.
+        signal: &'static str,
     },
 }
 

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod rbm;
 pub mod renderer;
 pub mod resources;
+pub mod resume;
 pub mod run_dir;
 pub mod schedule;
 pub mod step;

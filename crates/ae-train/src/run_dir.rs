@@ -101,8 +101,16 @@ impl RunDir {
 
     /// The newest epoch with a complete checkpoint (model, optimizer and scheduler).
     pub fn latest_checkpoint(&self) -> Option<usize> {
-        let entries = std::fs::read_dir(self.checkpoint_dir()).ok()?;
-        entries
+        self.complete_checkpoints().into_iter().next()
+    }
+
+    /// The epochs with a complete checkpoint (model, optimizer and scheduler files), newest
+    /// first.
+    pub fn complete_checkpoints(&self) -> Vec<usize> {
+        let Ok(entries) = std::fs::read_dir(self.checkpoint_dir()) else {
+            return Vec::new();
+        };
+        let mut epochs: Vec<usize> = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
@@ -118,7 +126,27 @@ impl RunDir {
                         .exists()
                 })
             })
-            .max()
+            .collect();
+        epochs.sort_unstable_by(|a, b| b.cmp(a));
+        epochs
+    }
+
+    /// The config the run's checkpoints were trained with, written when the run started: a
+    /// resumed run is checked against it (`config.toml` may have been edited).
+    pub fn checkpoint_config_file(&self) -> PathBuf {
+        self.checkpoint_dir().join("config.toml")
+    }
+
+    /// The lock file held while the run is written.
+    pub fn lock_file(&self) -> PathBuf {
+        self.dir.join(".lock")
+    }
+
+    /// Whether the folder already holds a run (a config, a model or checkpoints).
+    pub fn holds_a_run(&self) -> bool {
+        self.config_file().exists()
+            || self.model_file().exists()
+            || self.latest_checkpoint().is_some()
     }
 
     /// Checks that this is a trained run, naming what is missing.
@@ -136,6 +164,75 @@ impl RunDir {
             });
         }
         Ok(())
+    }
+}
+
+/// A run folder held for writing: its lock file names the holder's process and is removed
+/// when the lock is dropped. A second writer gets [`TrainError::Locked`].
+#[derive(Debug)]
+pub struct RunLock {
+    path: PathBuf,
+}
+
+/// Whether process `pid` is alive, where that can be told (Linux: `/proc/<pid>`); elsewhere
+/// a lock file is taken to be held.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    proc.join(pid.to_string()).exists()
+}
+
+impl RunLock {
+    /// Creates the run folder if needed and takes its lock; a lock left by a process that
+    /// is gone is taken over.
+    pub fn acquire(run: &RunDir) -> Result<Self, TrainError> {
+        std::fs::create_dir_all(run.path()).map_err(|e| TrainError::io(run.path(), e))?;
+        let path = run.lock_file();
+        for _ in 0..3 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    use std::io::Write;
+                    writeln!(file, "{}", std::process::id())
+                        .and_then(|()| file.sync_all())
+                        .map_err(|e| TrainError::io(&path, e))?;
+                    return Ok(Self { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|text| text.trim().parse::<u32>().ok());
+                    match holder {
+                        Some(pid) if process_alive(pid) => {
+                            return Err(TrainError::Locked {
+                                run: run.path().to_path_buf(),
+                                pid,
+                            });
+                        }
+                        // Left by a process that is gone (or half-written): take it over.
+                        _ => {
+                            let _ = std::fs::remove_file(&path);
+                        }
+                    }
+                }
+                Err(e) => return Err(TrainError::io(&path, e)),
+            }
+        }
+        Err(TrainError::io(
+            &path,
+            std::io::Error::other("cannot take the lock: it keeps being taken"),
+        ))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -157,6 +254,27 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_lock_is_exclusive_names_its_holder_and_is_taken_over_when_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path().join("run"));
+        let lock = RunLock::acquire(&run).unwrap();
+        let holder = std::fs::read_to_string(run.lock_file()).unwrap();
+        assert_eq!(holder.trim(), std::process::id().to_string());
+        let e = RunLock::acquire(&run).unwrap_err().to_string();
+        assert!(
+            e.contains(&std::process::id().to_string()) && e.contains(".lock"),
+            "{e}"
+        );
+        drop(lock);
+        assert!(!run.lock_file().exists());
+        // A lock whose process is gone (no such pid) is stale.
+        if Path::new("/proc/self").exists() {
+            std::fs::write(run.lock_file(), "4194999\n").unwrap();
+            let _lock = RunLock::acquire(&run).unwrap();
+        }
     }
 
     #[test]

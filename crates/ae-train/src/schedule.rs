@@ -39,6 +39,43 @@ fn default_growth() -> usize {
     3
 }
 
+impl LrSchedule {
+    /// Checks the schedule's parameters: every rate it gives must be positive and finite.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            LrSchedule::Constant => Ok(()),
+            LrSchedule::Cosine { final_fraction } => {
+                if !(final_fraction.is_finite() && (0.0..=1.0).contains(&final_fraction)) {
+                    return Err(format!(
+                        "training.lr_schedule.final_fraction must be in [0, 1], got {final_fraction}"
+                    ));
+                }
+                Ok(())
+            }
+            LrSchedule::Step {
+                every_epochs,
+                gamma,
+            } => {
+                if every_epochs == 0 {
+                    return Err("training.lr_schedule.every_epochs must be at least 1".into());
+                }
+                if !(gamma.is_finite() && gamma > 0.0) {
+                    return Err(format!(
+                        "training.lr_schedule.gamma must be a positive number, got {gamma}"
+                    ));
+                }
+                Ok(())
+            }
+            LrSchedule::Burda { growth } => {
+                if growth == 0 {
+                    return Err("training.lr_schedule.growth must be at least 1".into());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// The stage of Burda et al.'s schedule that a 0-based `epoch` falls in.
 pub fn burda_stage(epoch: usize, growth: usize) -> usize {
     let growth = growth.max(1);
@@ -125,6 +162,62 @@ impl LrScheduler for Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedules_that_give_bad_rates_are_refused() {
+        for (bad, needle) in [
+            (
+                LrSchedule::Cosine {
+                    final_fraction: -0.5,
+                },
+                "final_fraction",
+            ),
+            (
+                LrSchedule::Cosine {
+                    final_fraction: f64::NAN,
+                },
+                "final_fraction",
+            ),
+            (
+                LrSchedule::Step {
+                    every_epochs: 0,
+                    gamma: 0.5,
+                },
+                "every_epochs",
+            ),
+            (
+                LrSchedule::Step {
+                    every_epochs: 2,
+                    gamma: -0.1,
+                },
+                "gamma",
+            ),
+            (
+                LrSchedule::Step {
+                    every_epochs: 2,
+                    gamma: f64::NAN,
+                },
+                "gamma",
+            ),
+            (LrSchedule::Burda { growth: 0 }, "growth"),
+        ] {
+            let e = bad.validate().unwrap_err();
+            assert!(e.contains(needle), "{bad:?}: {e}");
+        }
+        for good in [
+            LrSchedule::Constant,
+            LrSchedule::Cosine {
+                final_fraction: 0.0,
+            },
+            LrSchedule::Step {
+                every_epochs: 2,
+                gamma: 1e12,
+            },
+            LrSchedule::Burda { growth: 3 },
+        ] {
+            good.validate().unwrap();
+        }
+    }
 
     #[test]
     fn cosine_starts_at_initial_and_ends_at_floor() {

@@ -8,28 +8,30 @@ use ae_data::{DataInfo, IndexDataset, PreparedData};
 use ae_models::{AnyModel, InputShape, Likelihood, ModelConfig, ReconstructionLoss};
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::AdamWConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::record::{FullPrecisionSettings, Recorder};
-use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
-use burn::train::logger::FileMetricLogger;
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
 use serde::Serialize;
 
-use crate::atomic_recorder::AtomicFileRecorder;
+use crate::atomic_recorder::{AtomicFileRecorder, WriteFailures};
 use crate::interrupt::CtrlCWatch;
 use crate::logger::CsvMetricLogger;
 use crate::metrics::{DivergenceWatch, Stat, StatMetric};
 use crate::pretraining::{RbmEpoch, pretrain_autoencoder};
 use crate::progress::{Progress, Reporter};
 use crate::renderer::LineRenderer;
-use crate::run_dir::write_atomic;
+use crate::resume::{
+    CHANGEABLE_ON_RESUME, differing_keys, load_checkpoint_model, load_fitting,
+    newest_intact_checkpoint,
+};
+use crate::run_dir::{RunLock, write_atomic};
 use crate::schedule::Scheduler;
 use crate::step::{StepCounter, Trainable};
 use crate::{EvalMetrics, ExperimentConfig, RunDir, TrainError, evaluate};
@@ -41,8 +43,10 @@ pub type ModelRecorder = AtomicFileRecorder<FullPrecisionSettings>;
 /// Options of one training session.
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
-    /// Continue from the run folder's newest checkpoint.
+    /// Continue from the run folder's newest intact checkpoint.
     pub resume: bool,
+    /// Replace a run already in the folder (without it, or `resume`, such a folder is refused).
+    pub overwrite: bool,
     /// Seconds between progress reports within an epoch (default 10).
     pub progress_interval: Option<Duration>,
     /// Show burn-train's terminal dashboard (on stdout) instead of sending progress to
@@ -102,6 +106,35 @@ fn model_config_for(
     Ok(model)
 }
 
+/// Refuses a model and batch whose training cannot fit in memory: the weights with their
+/// gradients and Adam's two moments, and each layer's outputs and gradients for a batch (for
+/// every draw of a VAE's z).
+fn check_training_memory(config: &ExperimentConfig) -> Result<(), TrainError> {
+    let cost = config.model.cost();
+    let draws = match &config.model {
+        ModelConfig::Vae(c) => c.samples.max(1) as u128,
+        ModelConfig::Autoencoder(_) => 1,
+    };
+    let batch = config.training.batch_size as u128;
+    let per_item = cost
+        .activations_per_item
+        .saturating_add(2 * config.model.input_shape().dim() as u128);
+    let bytes = config.model.parameter_bytes(4).saturating_add(
+        batch
+            .saturating_mul(draws)
+            .saturating_mul(per_item)
+            .saturating_mul(4 * 3),
+    );
+    ae_io::memory::check(
+        format!(
+            "training this model ({} parameters, batches of {batch} items × {draws} draws)",
+            cost.parameters
+        ),
+        bytes,
+    )?;
+    Ok(())
+}
+
 /// Whether the model's loss reads its targets as probabilities.
 fn model_needs_unit_interval(model: &ModelConfig) -> bool {
     match model {
@@ -135,27 +168,64 @@ pub fn train<B: AutodiffBackend>(
     }
     let mut resolved = config.clone();
     resolved.model = model_config_for(config, &data)?;
+    check_training_memory(&resolved)?;
 
+    // From here on the run folder is written: one writer at a time.
+    let _lock = RunLock::acquire(run)?;
     let resume_epoch = if options.resume {
-        let epoch = run.latest_checkpoint().ok_or_else(|| TrainError::Record {
-            path: run.checkpoint_dir(),
-            message: "no complete checkpoint to resume from".into(),
-        })?;
-        let mut saved = ExperimentConfig::load(&run.config_file())?;
-        saved.training.epochs = resolved.training.epochs;
-        if saved.to_toml()? != resolved.to_toml()? {
+        // The settings are checked against the config the checkpoints were trained with
+        // (config.toml itself may have been edited since).
+        let reference = if run.checkpoint_config_file().exists() {
+            run.checkpoint_config_file()
+        } else {
+            run.config_file()
+        };
+        let saved = ExperimentConfig::load(&reference)?;
+        let keys = differing_keys(&saved, &resolved)?;
+        if !keys.is_empty() {
+            let list: Vec<String> = keys
+                .iter()
+                .map(|(key, was, now)| format!("{key} was {was}, now {now}"))
+                .collect();
             return Err(TrainError::Config {
-                path: run.config_file(),
-                message: "the run was trained with a different config; resume with the same one (only training.epochs may change)".into(),
+                path: reference,
+                message: format!(
+                    "the run was trained with a different config ({}); resume with the same one \
+                     (only {} may change)",
+                    list.join("; "),
+                    CHANGEABLE_ON_RESUME.join(", ")
+                ),
             });
         }
+        let newest = run.latest_checkpoint();
+        let epoch =
+            newest_intact_checkpoint::<B>(&resolved.model, run, &device, &options.reporter)?
+                .ok_or_else(|| TrainError::Record {
+                    path: run.checkpoint_dir(),
+                    message: "no complete checkpoint to resume from".into(),
+                })?;
+        if newest != Some(epoch) {
+            options
+                .reporter
+                .notice(format!("resuming from the checkpoint of epoch {epoch}"));
+        }
         if epoch >= training.epochs {
+            if !run.model_file().exists() {
+                // Stopped after its last checkpoint, before the final model: finish it.
+                return finish_from_checkpoint::<B>(&resolved, run, epoch, &data, &device);
+            }
             return Err(TrainError::Invalid(format!(
                 "the run already has {epoch} epochs: raise training.epochs to train further"
             )));
         }
         Some(epoch)
     } else {
+        if run.holds_a_run() && !options.overwrite {
+            return Err(TrainError::Exists {
+                run: run.path().to_path_buf(),
+                checkpoint: run.latest_checkpoint(),
+            });
+        }
         None
     };
     run.create()?;
@@ -175,6 +245,10 @@ pub fn train<B: AutodiffBackend>(
     }
     if resume_epoch.is_none() {
         run.clear_previous_training()?;
+        write_atomic(
+            &run.checkpoint_config_file(),
+            resolved.to_toml()?.as_bytes(),
+        )?;
     }
 
     B::seed(&device, config.seed);
@@ -239,16 +313,23 @@ pub fn train<B: AutodiffBackend>(
         steps: StepCounter::starting_at(start_epoch * steps_per_epoch),
     };
 
-    let mut builder = SupervisedTraining::new(run.path(), train_loader, valid_loader)
-        .with_metric_logger(FileMetricLogger::new(run.path()))
+    let failures = WriteFailures::default();
+    let builder = SupervisedTraining::new(run.path(), train_loader, valid_loader)
+        // burn-train's own log (a line per step) and metric files are not written: the run
+        // folder keeps metrics.csv, whose rows answer burn-train's questions about epochs.
+        .with_application_logger(None);
+    let interrupter = builder.interrupter();
+    let mut builder = builder
         .with_metric_logger(CsvMetricLogger::new(
             run.metrics_file(),
-            options.reporter.clone(),
+            failures.clone(),
+            interrupter.clone(),
         ))
-        .with_file_checkpointer(ModelRecorder::new())
+        .with_file_checkpointer(ModelRecorder::with_failures(failures.clone()))
         .with_checkpointing_strategy(
             ComposedCheckpointingStrategy::builder()
-                .add(KeepLastNCheckpoints::new(training.checkpoints_kept.max(1)))
+                // At least two: a checkpoint that fails to write leaves the one before intact.
+                .add(KeepLastNCheckpoints::new(training.checkpoints_kept.max(2)))
                 .add(MetricCheckpointingStrategy::new(
                     &StatMetric::new(Stat::Loss),
                     Aggregate::Mean,
@@ -305,9 +386,25 @@ pub fn train<B: AutodiffBackend>(
     let started = Instant::now();
     let result = builder.launch(learner);
     let seconds = started.elapsed().as_secs_f64();
-    let interrupted = ctrl_c.is_some_and(CtrlCWatch::finish);
+    let interrupted = ctrl_c.and_then(CtrlCWatch::finish);
+    if let Some(message) = failures.first() {
+        return Err(TrainError::WriteFailed {
+            message,
+            checkpoint: run.latest_checkpoint(),
+        });
+    }
+    drop(interrupter);
     if let Some(reason) = watch.reason() {
-        let kept = match restore_last_checkpoint::<B>(&resolved.model, run, &device)? {
+        let intact =
+            newest_intact_checkpoint::<B>(&resolved.model, run, &device, &options.reporter)?;
+        let kept = match intact {
+            Some(epoch) => {
+                restore_checkpoint::<B::InnerBackend>(&resolved.model, run, epoch, &device)?;
+                Some(epoch)
+            }
+            None => None,
+        };
+        let kept = match kept {
             Some(epoch) => format!(
                 "; model.mpk now holds the weights of epoch {epoch}, the last good checkpoint"
             ),
@@ -317,10 +414,11 @@ pub fn train<B: AutodiffBackend>(
     }
     let model = result.model.model;
     save_model(&model, run)?;
-    if interrupted {
+    if let Some(signal) = interrupted {
         return Err(TrainError::Interrupted {
             run: run.path().to_path_buf(),
             checkpoint: run.latest_checkpoint(),
+            signal,
         });
     }
 
@@ -341,30 +439,46 @@ pub fn train<B: AutodiffBackend>(
     Ok(summary)
 }
 
-/// Writes the model of the run's newest complete checkpoint to `model.mpk`, so that a run
-/// stopped by a non-finite loss keeps its last good weights loadable by `ae eval` and the
-/// other commands. Returns that checkpoint's epoch, or `None` when there is none.
-fn restore_last_checkpoint<B: Backend>(
+/// Writes the model of the checkpoint of `epoch` to `model.mpk`: the last good weights of a
+/// run stopped by a non-finite loss, or the final model of a run stopped after its last
+/// checkpoint.
+fn restore_checkpoint<B: Backend>(
     config: &ModelConfig,
     run: &RunDir,
+    epoch: usize,
     device: &B::Device,
-) -> Result<Option<usize>, TrainError> {
-    let Some(epoch) = run.latest_checkpoint() else {
-        return Ok(None);
+) -> Result<(), TrainError> {
+    let model = load_checkpoint_model::<B>(config, run, epoch, device)?;
+    save_model(&model, run)
+}
+
+/// Finishes a run that stopped after the checkpoint of its last epoch but before writing its
+/// model: the model and summary come from that checkpoint.
+fn finish_from_checkpoint<B: AutodiffBackend>(
+    config: &ExperimentConfig,
+    run: &RunDir,
+    epoch: usize,
+    data: &PreparedData,
+    device: &B::Device,
+) -> Result<TrainSummary, TrainError> {
+    restore_checkpoint::<B::InnerBackend>(&config.model, run, epoch, device)?;
+    let model = load_checkpoint_model::<B::InnerBackend>(&config.model, run, epoch, device)?;
+    let valid_batcher = config
+        .data
+        .batcher(Arc::new(data.valid.clone()), config.seed.wrapping_add(1));
+    let summary = TrainSummary {
+        epochs: epoch,
+        resumed_from_epoch: epoch,
+        seconds: 0.0,
+        items_per_second: 0.0,
+        validation: evaluate(&model, &valid_batcher, config.training.batch_size, device),
+        peak_memory_mib: crate::resources::peak_resident_mib(),
+        rbm_pretraining: Vec::new(),
     };
-    let stem = run.checkpoint_dir().join(format!("model-{epoch}"));
-    let record: <Trainable<B> as Module<B>>::Record = ModelRecorder::new()
-        .load(stem.clone(), device)
-        .map_err(|e| TrainError::Record {
-            path: stem.with_extension("mpk"),
-            message: format!("cannot load the last checkpoint: {e}"),
-        })?;
-    let template = Trainable {
-        model: config.init(device)?,
-        steps: StepCounter::starting_at(0),
-    };
-    save_model(&template.load_record(record).model, run)?;
-    Ok(Some(epoch))
+    let json =
+        serde_json::to_string_pretty(&summary).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    write_atomic(&run.summary_file(), json.as_bytes())?;
+    Ok(summary)
 }
 
 /// The column statistics a CSV run was standardized with (`standardization.json`), if it has
@@ -409,6 +523,14 @@ pub fn load_model<B: Backend>(
 ) -> Result<(ExperimentConfig, AnyModel<B>), TrainError> {
     run.require_trained()?;
     let config = ExperimentConfig::load(&run.config_file())?;
+    ae_io::memory::check(
+        format!(
+            "the model of {} ({} parameters)",
+            run.config_file().display(),
+            config.model.cost().parameters
+        ),
+        config.model.parameter_bytes(2),
+    )?;
     let model: AnyModel<B> = config.model.init(device)?;
     let record = ModelRecorder::new()
         .load(run.model_stem(), device)
@@ -416,50 +538,8 @@ pub fn load_model<B: Backend>(
             path: run.model_file(),
             message: format!("cannot load the model: {e}"),
         })?;
-    let expected = parameter_shapes(&model);
-    let mismatch = |detail: String| TrainError::Record {
-        path: run.model_file(),
-        message: format!(
-            "the saved weights do not fit the model that config.toml describes ({detail}); was config.toml edited, or model.mpk copied from another run?"
-        ),
-    };
-    // burn asserts (panics) when a record has another number of layers; that is a user error
-    // here, reported below, so the default hook's panic message is silenced meanwhile.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let loaded =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)));
-    std::panic::set_hook(hook);
-    let loaded = loaded.map_err(|_| mismatch("the file has another number of layers".into()))?;
-    let found = parameter_shapes(&loaded);
-    if found != expected {
-        let detail = match expected.iter().zip(&found).position(|(a, b)| a != b) {
-            Some(i) => format!(
-                "parameter {i} has shape {:?} in the file but {:?} in the config",
-                found[i], expected[i]
-            ),
-            None => format!(
-                "{} parameters in the file, {} in the config",
-                found.len(),
-                expected.len()
-            ),
-        };
-        return Err(mismatch(detail));
-    }
+    let loaded = load_fitting(model, record, &run.model_file())?;
     Ok((config, loaded))
-}
-
-/// The shapes of a module's float parameters, in visiting order.
-fn parameter_shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<usize>> {
-    struct Shapes(Vec<Vec<usize>>);
-    impl<B: Backend> ModuleVisitor<B> for Shapes {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            self.0.push(param.val().dims().to_vec());
-        }
-    }
-    let mut shapes = Shapes(Vec::new());
-    module.visit(&mut shapes);
-    shapes.0
 }
 
 /// Loads the model saved as burn's JSON config (`model.json`) without its weights.

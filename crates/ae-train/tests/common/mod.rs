@@ -15,6 +15,7 @@ pub fn datasets() -> PathBuf {
 pub fn quiet() -> TrainOptions {
     TrainOptions {
         resume: false,
+        overwrite: false,
         progress_interval: Some(Duration::from_secs(3600)),
         dashboard: false,
         reporter: Reporter::silent(),
