@@ -161,7 +161,16 @@ impl AtomicFile {
                 if let Some(permissions) = permissions_for(&replaced) {
                     builder.permissions(permissions);
                 }
-                let temp = builder.tempfile_in(dir).map_err(error)?;
+                if !dir.is_dir() {
+                    return Err(error(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("the folder {} does not exist", dir.display()),
+                    )));
+                }
+                // tempfile names its own temporary file in the error: keep just the cause.
+                let temp = builder
+                    .tempfile_in(dir)
+                    .map_err(|e| error(e.raw_os_error().map_or(e, io::Error::from_raw_os_error)))?;
                 Sink::Temporary {
                     out: BufWriter::new(temp),
                     replaced,
@@ -344,6 +353,8 @@ mod tests {
         let path = dir.path().join("no/such/dir/x.json");
         let e = write_atomic(&path, b"{}").unwrap_err().to_string();
         assert!(e.contains("cannot write") && e.contains("x.json"), "{e}");
+        assert!(e.contains("folder") && e.contains("does not exist"), "{e}");
+        assert!(!e.contains("partial"), "{e}");
     }
 
     #[cfg(unix)]

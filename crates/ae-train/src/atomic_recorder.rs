@@ -13,6 +13,15 @@ use burn::tensor::backend::Backend;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// A recorder error's message, without burn's `Unknown("…")` wrapping.
+pub fn recorder_message(error: &burn::record::RecorderError) -> String {
+    use burn::record::RecorderError;
+    match error {
+        RecorderError::FileNotFound(m) => format!("file not found: {m}"),
+        RecorderError::DeserializeError(m) | RecorderError::Unknown(m) => m.clone(),
+    }
+}
+
 /// The first write that failed while training, shared by the writers of a run (checkpoints,
 /// metrics) and read by the trainer when the loop stops.
 #[derive(Debug, Clone, Default)]

@@ -10,6 +10,7 @@ use burn::record::Recorder;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 
+use crate::atomic_recorder::recorder_message;
 use crate::progress::Reporter;
 use crate::step::{StepCounter, Trainable};
 use crate::trainer::ModelRecorder;
@@ -146,7 +147,7 @@ fn check_optimizer<B: AutodiffBackend, O: Optimizer<Trainable<B>, B>>(
 ) -> Result<(), String> {
     let record = quietly(|| ModelRecorder::new().load::<O::Record>(stem, device))
         .map_err(|()| "the file is malformed".to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| recorder_message(&e))?;
     quietly(|| optimizer.load_record(record))
         .map(|_| ())
         .map_err(|()| "its state does not fit the model".to_string())
@@ -174,7 +175,7 @@ pub fn check_checkpoint<B: AutodiffBackend>(
     .map_err(|m| damaged("optim", m))?;
     quietly(|| Recorder::<B>::load::<usize>(&ModelRecorder::new(), stem("scheduler"), device))
         .map_err(|()| damaged("scheduler", "the file is malformed".into()))?
-        .map_err(|e| damaged("scheduler", e.to_string()))?;
+        .map_err(|e| damaged("scheduler", recorder_message(&e)))?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
 use serde::Serialize;
 
-use crate::atomic_recorder::{AtomicFileRecorder, WriteFailures};
+use crate::atomic_recorder::{AtomicFileRecorder, WriteFailures, recorder_message};
 use crate::interrupt::CtrlCWatch;
 use crate::logger::CsvMetricLogger;
 use crate::metrics::{DivergenceWatch, Stat, StatMetric};
@@ -512,7 +512,7 @@ pub fn save_model<B: Backend>(model: &AnyModel<B>, run: &RunDir) -> Result<(), T
         .record(model.clone().into_record(), run.model_stem())
         .map_err(|e| TrainError::Record {
             path: run.model_file(),
-            message: e.to_string(),
+            message: recorder_message(&e),
         })
 }
 
@@ -536,7 +536,7 @@ pub fn load_model<B: Backend>(
         .load(run.model_stem(), device)
         .map_err(|e| TrainError::Record {
             path: run.model_file(),
-            message: format!("cannot load the model: {e}"),
+            message: format!("cannot load the model: {}", recorder_message(&e)),
         })?;
     let loaded = load_fitting(model, record, &run.model_file())?;
     Ok((config, loaded))
