@@ -1,6 +1,8 @@
 //! k-means clustering: greedy k-means++ seeding, Lloyd iterations, restarts.
 
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
+
+use crate::progress::OnProgress;
 
 use crate::error::{AnalysisError, Result, check_finite};
 use crate::matrix::{Matrix, squared_distance};
@@ -38,6 +40,18 @@ impl KMeans {
         seed: u64,
         restarts: usize,
         max_iter: usize,
+    ) -> Result<KMeans> {
+        Self::fit_with_progress(data, k, seed, restarts, max_iter, &crate::progress::ignore)
+    }
+
+    /// [`KMeans::fit`], telling `on_progress` of each restart done (stage `"k-means"`).
+    pub fn fit_with_progress(
+        data: &Matrix,
+        k: usize,
+        seed: u64,
+        restarts: usize,
+        max_iter: usize,
+        on_progress: OnProgress<'_>,
     ) -> Result<KMeans> {
         let (n, d) = data.shape();
         if k == 0 {
@@ -83,11 +97,12 @@ impl KMeans {
 
         let mut rng = seeded(seed);
         let mut best: Option<KMeans> = None;
-        for _ in 0..restarts {
+        for restart in 0..restarts {
             let run = lloyd(data, k, &mut rng, max_iter, tolerance);
             if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                 best = Some(run);
             }
+            on_progress("k-means", restart + 1, restarts);
         }
         best.ok_or(AnalysisError::InvalidParameter {
             name: "restarts",
@@ -117,7 +132,13 @@ impl KMeans {
     }
 }
 
-fn lloyd(data: &Matrix, k: usize, rng: &mut StdRng, max_iter: usize, tolerance: f64) -> KMeans {
+fn lloyd(
+    data: &Matrix,
+    k: usize,
+    rng: &mut ChaCha12Rng,
+    max_iter: usize,
+    tolerance: f64,
+) -> KMeans {
     let n = data.rows();
     let mut centroids = kmeans_plus_plus(data, k, rng);
     let mut assignments = vec![usize::MAX; n];
@@ -149,7 +170,7 @@ fn lloyd(data: &Matrix, k: usize, rng: &mut StdRng, max_iter: usize, tolerance: 
 
 /// Greedy k-means++: each new centre is the best (lowest potential) of
 /// `2 + ln k` candidates drawn with probability proportional to D².
-fn kmeans_plus_plus(data: &Matrix, k: usize, rng: &mut StdRng) -> Matrix {
+fn kmeans_plus_plus(data: &Matrix, k: usize, rng: &mut ChaCha12Rng) -> Matrix {
     let (n, d) = data.shape();
     let trials = 2 + (k as f64).ln().floor() as usize;
     let mut centroids = Matrix::zeros(k, d);
@@ -187,7 +208,7 @@ fn kmeans_plus_plus(data: &Matrix, k: usize, rng: &mut StdRng) -> Matrix {
 
 /// Draws an index with probability proportional to `weights` (uniformly when
 /// all weights are zero, e.g. when all points coincide with chosen centres).
-fn sample_d2(weights: &[f64], total: f64, rng: &mut StdRng) -> usize {
+fn sample_d2(weights: &[f64], total: f64, rng: &mut ChaCha12Rng) -> usize {
     if total <= 0.0 || !total.is_finite() {
         return index(rng, weights.len());
     }

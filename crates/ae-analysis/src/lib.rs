@@ -26,12 +26,14 @@ pub mod cluster_metrics;
 pub mod eigen;
 pub mod error;
 pub mod gmm;
+pub mod iforest;
 pub mod image_quality;
 pub mod kmeans;
 pub mod matrix;
 pub mod neighbors;
 pub mod npy;
 pub mod pca;
+pub mod progress;
 pub mod roc;
 pub mod stats;
 pub mod subspace;
@@ -46,14 +48,17 @@ pub use cluster_metrics::{
 pub use eigen::{SymmetricEigen, symmetric_eigen};
 pub use error::{AnalysisError, Result};
 pub use gmm::GaussianMixture;
+pub use iforest::{IsolationForest, IsolationForestSettings, average_path_length};
 pub use image_quality::{median_filter_3x3, psnr, ssim, total_variation};
 pub use kmeans::KMeans;
 pub use matrix::Matrix;
 pub use neighbors::NearestNeighbors;
 pub use npy::{
-    NpyArray, NpyF32, NpyRowWriter, read_npy_f32, read_npy_i64, write_npy_f32, write_npy_i64,
+    NpyArray, NpyF32, NpyRowWriter, read_npy_f32, read_npy_i64, write_npy_f32, write_npy_f64,
+    write_npy_i64,
 };
 pub use pca::Pca;
+pub use progress::OnProgress;
 pub use roc::{auroc, average_precision, percentile, roc_curve, threshold_for_contamination};
 pub use stats::{average_ranks, median, pearson, spearman};
 pub use subspace::{orthonormal_basis, principal_angles_degrees};

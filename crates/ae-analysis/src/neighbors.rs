@@ -1,8 +1,11 @@
 //! Exact k nearest neighbours by brute force, with the rows split over the machine's threads:
 //! of every row among the others, or of query rows among reference rows.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::error::{AnalysisError, Result, check_finite};
 use crate::matrix::{Matrix, squared_distance};
+use crate::progress::OnProgress;
 
 /// The `k` nearest rows (Euclidean distance) of every row of a matrix, among its other rows or
 /// among the rows of a reference matrix.
@@ -26,7 +29,24 @@ impl NearestNeighbors {
                 n: data.rows(),
             });
         }
-        search(data, data, k, true)
+        search(data, data, k, true, &crate::progress::ignore)
+    }
+
+    /// [`NearestNeighbors::exact`], telling `on_progress` of the rows done (stage
+    /// `"nearest neighbours"`).
+    pub fn exact_with_progress(
+        data: &Matrix,
+        k: usize,
+        on_progress: OnProgress<'_>,
+    ) -> Result<NearestNeighbors> {
+        if data.rows() <= k {
+            return Err(AnalysisError::TooFewPoints {
+                algorithm: "k nearest neighbours (k other points each)",
+                k: k + 1,
+                n: data.rows(),
+            });
+        }
+        search(data, data, k, true, on_progress)
     }
 
     /// Finds, for every row of `queries`, the `k` nearest rows of `reference`, nearest first
@@ -47,7 +67,7 @@ impl NearestNeighbors {
             });
         }
         check_finite("nearest-neighbour queries", queries.data())?;
-        search(reference, queries, k, false)
+        search(reference, queries, k, false, &crate::progress::ignore)
     }
 
     /// Number of neighbours per row.
@@ -84,6 +104,7 @@ fn search(
     queries: &Matrix,
     k: usize,
     skip_self: bool,
+    on_progress: OnProgress<'_>,
 ) -> Result<NearestNeighbors> {
     if k == 0 {
         return Err(AnalysisError::InvalidParameter {
@@ -102,6 +123,10 @@ fn search(
     let mut distances = vec![0.0f64; n * k];
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let rows_per_thread = n.div_ceil(threads.max(1)).max(1);
+    // Rows done over all threads, told every `REPORT_ROWS` rows.
+    const REPORT_ROWS: usize = 256;
+    let done = AtomicUsize::new(0);
+    let done = &done;
     std::thread::scope(|scope| {
         for ((first, index_chunk), distance_chunk) in (0..n)
             .step_by(rows_per_thread)
@@ -116,6 +141,10 @@ fn search(
                     .enumerate()
                 {
                     let i = first + offset;
+                    if offset % REPORT_ROWS == REPORT_ROWS - 1 {
+                        let total = done.fetch_add(REPORT_ROWS, Ordering::Relaxed) + REPORT_ROWS;
+                        on_progress("nearest neighbours", total.min(n), n);
+                    }
                     let skip = skip_self.then_some(i);
                     nearest_to(reference, queries.row(i), skip, k, &mut best);
                     for ((slot_index, slot_distance), &(d2, j)) in row_indices
@@ -130,6 +159,7 @@ fn search(
             });
         }
     });
+    on_progress("nearest neighbours", n, n);
     Ok(NearestNeighbors {
         k,
         indices,

@@ -155,6 +155,16 @@ impl NpyRowWriter {
     }
 }
 
+/// Writes a 1-D `float64` array (e.g. anomaly scores) as a `.npy` (v1.0) file.
+pub fn write_npy_f64(path: impl AsRef<Path>, data: &[f64]) -> Result<()> {
+    let mut bytes = header("<f8", &[data.len()]);
+    bytes.reserve(data.len() * 8);
+    for v in data {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(write_atomic(path.as_ref(), &bytes)?)
+}
+
 /// Writes a 1-D `int64` array (e.g. labels) as a `.npy` (v1.0) file.
 pub fn write_npy_i64(path: impl AsRef<Path>, data: &[i64]) -> Result<()> {
     let mut bytes = header("<i8", &[data.len()]);

@@ -16,12 +16,13 @@
 //! Clustering in such an embedding of an autoencoder's code is the N2D recipe (McConville et
 //! al. 2020).
 
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
 
 use crate::eigen::symmetric_eigen;
 use crate::error::{AnalysisError, Result, check_finite};
 use crate::matrix::{Matrix, squared_distance};
 use crate::neighbors::NearestNeighbors;
+use crate::progress::OnProgress;
 use crate::rng::{index, seeded, standard_normal};
 
 /// Largest coordinate of the spectral start after scaling (as in the reference implementation).
@@ -93,6 +94,16 @@ pub struct Umap {
 impl Umap {
     /// Embeds the rows of `data`.
     pub fn fit(data: &Matrix, settings: &UmapSettings) -> Result<Umap> {
+        Self::fit_with_progress(data, settings, &crate::progress::ignore)
+    }
+
+    /// [`Umap::fit`], telling `on_progress` of its two long stages: `"nearest neighbours"`
+    /// (rows) and `"UMAP layout"` (epochs).
+    pub fn fit_with_progress(
+        data: &Matrix,
+        settings: &UmapSettings,
+        on_progress: OnProgress<'_>,
+    ) -> Result<Umap> {
         validate(settings)?;
         let n = data.rows();
         if n <= settings.components {
@@ -103,7 +114,8 @@ impl Umap {
             });
         }
         let (a, b) = curve_parameters(settings.min_dist, settings.spread)?;
-        let neighbors = NearestNeighbors::exact(data, settings.neighbors)?;
+        let neighbors =
+            NearestNeighbors::exact_with_progress(data, settings.neighbors, on_progress)?;
         let graph = fuzzy_graph(&neighbors);
         let epochs = settings
             .epochs
@@ -121,6 +133,7 @@ impl Umap {
                 learning_rate: settings.learning_rate,
             },
             &mut rng,
+            on_progress,
         );
         check_finite("UMAP embedding", embedding.data())?;
         Ok(Umap {
@@ -336,7 +349,7 @@ fn initial_layout(
     data: &Matrix,
     graph: &[Edge],
     components: usize,
-    rng: &mut StdRng,
+    rng: &mut ChaCha12Rng,
 ) -> Result<Matrix> {
     let n = data.rows();
     let (pieces, piece_of) = connected_components(n, graph);
@@ -497,7 +510,7 @@ fn spectral_coordinates(
     n: usize,
     graph: &[Edge],
     components: usize,
-    rng: &mut StdRng,
+    rng: &mut ChaCha12Rng,
 ) -> Result<Matrix> {
     let mut degree = vec![0.0f64; n];
     for &(i, j, w) in graph {
@@ -609,7 +622,13 @@ struct Layout {
 /// SGD on the fuzzy cross-entropy. Each edge is sampled in proportion to its weight (the
 /// heaviest every epoch); a sampled edge pulls its two ends together and pushes each end away
 /// from `negative_samples` random points.
-fn optimize_layout(embedding: &mut Matrix, graph: &[Edge], layout: Layout, rng: &mut StdRng) {
+fn optimize_layout(
+    embedding: &mut Matrix,
+    graph: &[Edge],
+    layout: Layout,
+    rng: &mut ChaCha12Rng,
+    on_progress: OnProgress<'_>,
+) {
     let Layout {
         a,
         b,
@@ -638,6 +657,9 @@ fn optimize_layout(embedding: &mut Matrix, graph: &[Edge], layout: Layout, rng: 
     let y = embedding.data_mut();
     let mut pull = vec![0.0f64; dim];
     for epoch in 0..epochs {
+        if epoch % 10 == 0 {
+            on_progress("UMAP layout", epoch, epochs);
+        }
         let alpha = learning_rate * (1.0 - epoch as f64 / epochs as f64);
         let now = epoch as f64;
         for (e, &(i, j, period)) in sampled.iter().enumerate() {
@@ -676,6 +698,7 @@ fn optimize_layout(embedding: &mut Matrix, graph: &[Edge], layout: Layout, rng: 
             next_negative[e] += draws as f64 * negative_period[e];
         }
     }
+    on_progress("UMAP layout", epochs, epochs);
 }
 
 /// Moves point `i` away from point `other` by one repulsive step.

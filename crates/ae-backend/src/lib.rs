@@ -20,6 +20,18 @@ pub enum BackendError {
     /// The name does not denote a known wgpu device.
     #[error("unknown wgpu device '{0}': expected one of default, discrete, integrated, cpu")]
     UnknownDevice(String),
+    /// The wgpu backend found no adapter (no GPU driver, and no software Vulkan).
+    #[error(
+        "the wgpu backend found no {device} adapter ({message}): install a Vulkan, Metal or DX12 \
+         driver (on Debian or Ubuntu, `mesa-vulkan-drivers` gives a software one), or use \
+         another backend"
+    )]
+    NoAdapter {
+        /// The adapter asked for.
+        device: WgpuDeviceChoice,
+        /// What wgpu said.
+        message: String,
+    },
     /// The backend exists but this binary was built without it.
     #[error(
         "the {kind} backend is not compiled into this binary: rebuild with `--features {feature}`"
@@ -195,7 +207,38 @@ pub fn wgpu_device(choice: WgpuDeviceChoice) -> burn_wgpu::WgpuDevice {
     }
 }
 
-/// Runs `task` on the chosen backend, or says which feature would compile it in.
+/// Checks that wgpu finds an adapter for `choice`, by running one small operation on it; wgpu
+/// panics deep inside its runtime when there is none, which this turns into
+/// [`BackendError::NoAdapter`].
+#[cfg(feature = "wgpu")]
+pub fn probe_wgpu(choice: WgpuDeviceChoice) -> Result<burn_wgpu::WgpuDevice, BackendError> {
+    let device = wgpu_device(choice);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let probe = std::panic::catch_unwind(|| {
+        let t =
+            burn::tensor::Tensor::<burn_wgpu::Wgpu<f32, i32>, 1>::from_floats([1.0, 2.0], &device);
+        t.sum().into_scalar()
+    });
+    std::panic::set_hook(hook);
+    match probe {
+        Ok(_) => Ok(device),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "no adapter".into());
+            Err(BackendError::NoAdapter {
+                device: choice,
+                message: message.lines().next().unwrap_or_default().to_string(),
+            })
+        }
+    }
+}
+
+/// Runs `task` on the chosen backend, or says which feature would compile it in (or, for
+/// wgpu, what driver is missing).
 pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Output, BackendError> {
     match choice.kind {
         #[cfg(feature = "ndarray")]
@@ -203,7 +246,10 @@ pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Outpu
         #[cfg(feature = "flex")]
         BackendKind::Flex => Ok(task.run::<FlexAutodiff>(Default::default())),
         #[cfg(feature = "wgpu")]
-        BackendKind::Wgpu => Ok(task.run::<WgpuAutodiff>(wgpu_device(choice.wgpu_device))),
+        BackendKind::Wgpu => {
+            let device = probe_wgpu(choice.wgpu_device)?;
+            Ok(task.run::<WgpuAutodiff>(device))
+        }
         #[allow(unreachable_patterns)]
         kind => Err(BackendError::NotCompiled {
             kind,

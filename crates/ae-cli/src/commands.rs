@@ -40,8 +40,6 @@ pub struct Dispatch {
     pub backend: BackendKind,
     /// Where progress goes.
     pub reporter: Reporter,
-    /// Whether `ae train` may show burn-train's terminal dashboard.
-    pub dashboard: bool,
 }
 
 /// A report as JSON.
@@ -62,7 +60,6 @@ impl BackendTask for Dispatch {
                     resume: args.resume,
                     overwrite: args.overwrite,
                     progress_interval: None,
-                    dashboard: self.dashboard && !args.plain,
                     reporter: reporter.clone(),
                     stop_on_ctrl_c: true,
                 };
@@ -245,8 +242,11 @@ impl BackendTask for Dispatch {
                         source: args.source.source(),
                         out: args.out,
                         batch_size: args.batch.batch_size,
+                        score: args.score,
                     };
-                    json(ae_toolkit::anomaly::score_to_csv(&run, &settings)?)
+                    json(ae_toolkit::anomaly::score_to_csv(
+                        &run, &settings, reporter,
+                    )?)
                 }
                 AnomalyAction::Eval(args) => {
                     let run = open(&args.run.run)?;
@@ -258,6 +258,7 @@ impl BackendTask for Dispatch {
                         out: args.out,
                         batch_size: args.batch.batch_size,
                         knn_baseline: args.knn_baseline,
+                        baselines: args.baselines,
                     };
                     json(ae_toolkit::anomaly::evaluate(&run, &settings)?)
                 }
@@ -286,6 +287,7 @@ impl BackendTask for Dispatch {
                     args.batch.batch_size,
                 )?)
             }
+            Command::Completions(_) => Err(anyhow!("completions are printed before dispatch")),
             Command::Demo(args) => match args.demo {
                 DemoCommand::Manifold(args) => {
                     let settings = ManifoldSettings {

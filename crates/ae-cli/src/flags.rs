@@ -55,7 +55,7 @@ fn parse_delimiter(s: &str) -> Result<char, String> {
 ///
 /// Every command prints one JSON document on stdout; progress and warnings go to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "ae", version, about)]
+#[command(name = "ae", about)]
 pub struct Cli {
     /// Backend (each needs its cargo feature; flex and ndarray are on by default).
     #[arg(long, global = true, value_parser = named::<BackendKind>())]
@@ -63,6 +63,9 @@ pub struct Cli {
     /// wgpu adapter.
     #[arg(long, global = true, default_value = "default", value_parser = named::<WgpuDeviceChoice>())]
     pub wgpu_device: WgpuDeviceChoice,
+    /// Progress as plain lines on stderr, even on a terminal (no progress bars).
+    #[arg(long, global = true)]
+    pub plain: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -106,6 +109,16 @@ pub enum Command {
     Uncertainty(UncertaintyArgs),
     /// Demonstrations on synthetic data (`ae demo manifold`).
     Demo(DemoArgs),
+    /// Print a shell completion script (e.g. `ae completions bash > ~/.local/share/bash-completion/completions/ae`).
+    Completions(CompletionsArgs),
+}
+
+/// `ae completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,9 +314,6 @@ pub struct TrainArgs {
     /// Seed for initialization, shuffling, noise and sampling.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Progress lines on stderr instead of the terminal dashboard.
-    #[arg(long)]
-    pub plain: bool,
     /// Don't write reconstructions.png after training.
     #[arg(long)]
     pub no_pictures: bool,
@@ -634,11 +644,17 @@ pub struct AnomalyFitArgs {
 /// `ae anomaly score`.
 #[derive(Debug, Args)]
 pub struct AnomalyScoreArgs {
-    /// The run folder (with anomaly.json from `ae anomaly fit`).
+    /// The run folder (items are flagged with the threshold of its anomaly.json, from
+    /// `ae anomaly fit`, if there is one; else the scores alone are written).
     pub run: PathBuf,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Output CSV (default: anomaly-scores.csv inside the run folder).
+    /// Score (default: the one anomaly.json was fitted with, else error for an autoencoder
+    /// and elbo for a VAE; another score than anomaly.json's is written without flags).
+    #[arg(long, value_parser = named::<ScoreKind>())]
+    pub score: Option<ScoreKind>,
+    /// Output CSV (default: anomaly-scores.csv inside the run folder); the scores also go to
+    /// a .npy of the same name.
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -674,6 +690,11 @@ pub struct AnomalyEvalArgs {
     /// and AUPRC are reported beside the model's, and its curve drawn on the same plot.
     #[arg(long, value_name = "K")]
     pub knn_baseline: Option<usize>,
+    /// Also score with the classical detectors, fitted on the run's training items as the
+    /// model sees them: PCA reconstruction error (as many components as the code), Isolation
+    /// Forest (100 trees of 256 items) and 5-NN (or --knn-baseline K).
+    #[arg(long)]
+    pub baselines: bool,
 }
 
 /// `ae denoise`.
@@ -784,6 +805,32 @@ pub struct ManifoldArgs {
     pub batch_size: usize,
 }
 
+/// `ae --version`: the version and the backends compiled in.
+pub fn version() -> String {
+    let backends: Vec<&str> = BackendKind::compiled()
+        .into_iter()
+        .map(|b| b.feature())
+        .collect();
+    format!(
+        "{} (backends: {})",
+        env!("CARGO_PKG_VERSION"),
+        if backends.is_empty() {
+            "none".to_string()
+        } else {
+            backends.join(", ")
+        }
+    )
+}
+
+/// The command line as clap sees it, with `--version` naming the backends.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let version = version();
+    Cli::command()
+        .version(version.clone())
+        .long_version(version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,6 +859,15 @@ mod tests {
             "squared-error",
         ] {
             assert!(train.contains(value), "{value} in\n{train}");
+        }
+    }
+
+    #[test]
+    fn the_version_names_the_compiled_backends() {
+        let text = command().render_version().to_string();
+        assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+        for backend in BackendKind::compiled() {
+            assert!(text.contains(backend.feature()), "{text}");
         }
     }
 

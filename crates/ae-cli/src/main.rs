@@ -4,19 +4,36 @@
 
 mod commands;
 mod flags;
+mod progress;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use ae_toolkit::backend::{BackendChoice, BackendKind, run_on};
 use ae_toolkit::{Reporter, ToolkitError};
 use anyhow::{Result, anyhow};
-use clap::Parser;
+use clap::FromArgMatches;
 
 use crate::flags::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&flags::command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let Command::Completions(args) = &cli.command {
+        // The one command whose output is not JSON: a script for the shell.
+        let mut script = Vec::new();
+        clap_complete::generate(args.shell, &mut flags::command(), "ae", &mut script);
+        return match write_stdout(&script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                let _ = writeln!(std::io::stderr(), "error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let outcome = run(cli).and_then(|report| print(&report));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -61,30 +78,36 @@ fn run(cli: Cli) -> Result<serde_json::Value> {
         kind: backend,
         wgpu_device: cli.wgpu_device,
     };
-    let reporter = Reporter::new(|progress| {
-        // A closed stderr loses the progress line, nothing else.
-        let _ = writeln!(std::io::stderr(), "{progress}");
-    });
-    let dashboard = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let reporter = if std::io::stderr().is_terminal() && !cli.plain {
+        // Bars redrawn twice a second want reports at least every second.
+        let bars = progress::Bars::new();
+        Reporter::new(move |report| bars.show(report)).with_pace(Duration::from_secs(1))
+    } else {
+        Reporter::new(|report| {
+            // A closed stderr loses the progress line, nothing else.
+            let _ = writeln!(std::io::stderr(), "{report}");
+        })
+    };
     let task = commands::Dispatch {
         command: cli.command,
         backend,
         reporter,
-        dashboard,
     };
     run_on(choice, task)?
 }
 
-/// Writes `report` as pretty JSON to stdout. A reader that closed the pipe early is not an
-/// error worth a message.
+/// Writes `report` as pretty JSON to stdout.
 fn print(report: &serde_json::Value) -> Result<()> {
     let mut text = serde_json::to_string_pretty(report)?;
     text.push('\n');
+    write_stdout(text.as_bytes())
+}
+
+/// Writes `bytes` to stdout. A reader that closed the pipe early is not an error worth a
+/// message.
+fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(anyhow!("cannot write the report to stdout: {e}"))
         }

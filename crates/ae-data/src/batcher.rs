@@ -7,7 +7,7 @@ use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
 
 use crate::corruption::{Corruption, binarize, dequantize};
 use crate::dataset::Dataset;
@@ -145,7 +145,7 @@ impl AeBatcher {
         for &i in indices {
             data.extend_with_input(i, &mut input);
         }
-        let mut rng = StdRng::seed_from_u64(batch_seed(self.seed, indices));
+        let mut rng = ChaCha12Rng::seed_from_u64(batch_seed(self.seed, indices));
         if self.binarize {
             binarize(&mut input, &mut rng);
         } else if self.dequantize {

@@ -2,7 +2,7 @@
 //! background colour (seeded per item). The target is the colour image; the input is its grey
 //! version, repeated in three channels so that input and target have the same shape.
 
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
 use rand::{RngExt, SeedableRng};
 
 use crate::dataset::{Dataset, ImageShape};
@@ -47,7 +47,7 @@ fn item_seed(seed: u64, index: usize) -> u64 {
 
 /// Colours one grey image: the digit (intensity `a`) in a bright random hue over a darker
 /// random background, `rgb = (1 − a) · background + a · digit`.
-fn colour_item(grey: &[f32], rng: &mut StdRng) -> Vec<f32> {
+fn colour_item(grey: &[f32], rng: &mut ChaCha12Rng) -> Vec<f32> {
     let digit = hue_to_rgb(rng.random::<f32>(), 1.0, 1.0);
     let background = hue_to_rgb(
         rng.random::<f32>(),
@@ -85,7 +85,7 @@ pub fn colorize(grey: &Dataset, seed: u64) -> Result<Dataset> {
     let mut inputs = Vec::with_capacity(n * shape.dim());
     let mut targets = Vec::with_capacity(n * shape.dim());
     for i in 0..n {
-        let mut rng = StdRng::seed_from_u64(item_seed(seed, i));
+        let mut rng = ChaCha12Rng::seed_from_u64(item_seed(seed, i));
         let rgb = colour_item(&grey.input(i), &mut rng);
         let y = luma(&rgb, plane);
         for _ in 0..3 {

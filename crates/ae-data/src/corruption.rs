@@ -297,7 +297,7 @@ pub fn dequantize<R: Rng>(values: &mut [f32], rng: &mut R) {
 mod tests {
     use super::*;
     use rand::SeedableRng;
-    use rand::rngs::StdRng;
+    use rand::rngs::ChaCha12Rng;
 
     const N: usize = 200_000;
 
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn normal_sampler_moments() {
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = ChaCha12Rng::seed_from_u64(1);
         let mut g = StandardNormal::new();
         let xs: Vec<f64> = (0..N).map(|_| f64::from(g.sample(&mut rng))).collect();
         let mean = xs.iter().sum::<f64>() / N as f64;
@@ -326,7 +326,11 @@ mod tests {
             let clean = mid(N);
             let mut noisy = clean.clone();
             let c = Corruption::Gaussian { sigma };
-            c.apply(&mut noisy, Some((0.0, 1.0)), &mut StdRng::seed_from_u64(3));
+            c.apply(
+                &mut noisy,
+                Some((0.0, 1.0)),
+                &mut ChaCha12Rng::seed_from_u64(3),
+            );
             let diffs: Vec<f64> = noisy
                 .iter()
                 .zip(&clean)
@@ -347,12 +351,12 @@ mod tests {
         Corruption::Gaussian { sigma: 2.0 }.apply(
             &mut v,
             Some((0.0, 1.0)),
-            &mut StdRng::seed_from_u64(0),
+            &mut ChaCha12Rng::seed_from_u64(0),
         );
         assert!(v.iter().all(|x| (0.0..=1.0).contains(x)));
         assert!(v.contains(&0.0) && v.contains(&1.0));
         let mut v = vec![0.5f32; 10_000];
-        Corruption::Gaussian { sigma: 2.0 }.apply(&mut v, None, &mut StdRng::seed_from_u64(0));
+        Corruption::Gaussian { sigma: 2.0 }.apply(&mut v, None, &mut ChaCha12Rng::seed_from_u64(0));
         assert!(v.iter().any(|&x| x > 1.0));
     }
 
@@ -364,7 +368,7 @@ mod tests {
         Corruption::SaltAndPepper { p }.apply(
             &mut v,
             Some((-1.0, 2.0)),
-            &mut StdRng::seed_from_u64(5),
+            &mut ChaCha12Rng::seed_from_u64(5),
         );
         let lo = v.iter().filter(|&&x| x == -1.0).count() as f64;
         let hi = v.iter().filter(|&&x| x == 2.0).count() as f64;
@@ -377,7 +381,11 @@ mod tests {
         assert!((lo / changed - 0.5).abs() < 0.01, "{lo} {hi}");
         // Without a range, 0 and 1 are used.
         let mut v = vec![0.5f32; 1000];
-        Corruption::SaltAndPepper { p: 1.0 }.apply(&mut v, None, &mut StdRng::seed_from_u64(5));
+        Corruption::SaltAndPepper { p: 1.0 }.apply(
+            &mut v,
+            None,
+            &mut ChaCha12Rng::seed_from_u64(5),
+        );
         assert!(v.iter().all(|&x| x == 0.0 || x == 1.0));
     }
 
@@ -385,7 +393,11 @@ mod tests {
     fn masking_fraction() {
         let p = 0.25;
         let mut v = vec![0.7f32; N];
-        Corruption::Masking { p }.apply(&mut v, Some((0.0, 1.0)), &mut StdRng::seed_from_u64(9));
+        Corruption::Masking { p }.apply(
+            &mut v,
+            Some((0.0, 1.0)),
+            &mut ChaCha12Rng::seed_from_u64(9),
+        );
         let zeroed = v.iter().filter(|&&x| x == 0.0).count() as f64 / N as f64;
         assert!((zeroed - f64::from(p)).abs() < 0.01, "{zeroed}");
         assert!(v.iter().all(|&x| x == 0.0 || x == 0.7));
@@ -393,7 +405,7 @@ mod tests {
         Corruption::Masking { p: 1.0 }.apply(
             &mut v,
             Some((2.0, 4.0)),
-            &mut StdRng::seed_from_u64(9),
+            &mut ChaCha12Rng::seed_from_u64(9),
         );
         assert!(v.iter().all(|&x| x == 2.0));
     }
@@ -406,7 +418,7 @@ mod tests {
             let mut v = vec![0.6f32; items * shape.dim()];
             let c = Corruption::Block { size, item: None }.for_items(shape);
             c.validate().unwrap();
-            c.apply(&mut v, Some((0.0, 1.0)), &mut StdRng::seed_from_u64(4));
+            c.apply(&mut v, Some((0.0, 1.0)), &mut ChaCha12Rng::seed_from_u64(4));
             let mut corners = std::collections::BTreeSet::new();
             for item in v.chunks(shape.dim()) {
                 let planes: Vec<&[f32]> = item.chunks(28 * 28).collect();
@@ -436,7 +448,7 @@ mod tests {
             size: 3,
             item: None,
         }
-        .apply(&mut v, None, &mut StdRng::seed_from_u64(1));
+        .apply(&mut v, None, &mut ChaCha12Rng::seed_from_u64(1));
         assert_eq!(v.iter().filter(|&&x| x == 0.0).count(), 9);
         // Masking fills with the low end when 0 is outside the range.
         let mut v = vec![3.0f32; 100];
@@ -444,7 +456,7 @@ mod tests {
             size: 2,
             item: None,
         }
-        .apply(&mut v, Some((2.0, 4.0)), &mut StdRng::seed_from_u64(1));
+        .apply(&mut v, Some((2.0, 4.0)), &mut ChaCha12Rng::seed_from_u64(1));
         assert_eq!(v.iter().filter(|&&x| x == 2.0).count(), 4);
     }
 
@@ -526,7 +538,11 @@ mod tests {
         ] {
             let run = |seed| {
                 let mut v = mid(1000);
-                c.apply(&mut v, Some((0.0, 1.0)), &mut StdRng::seed_from_u64(seed));
+                c.apply(
+                    &mut v,
+                    Some((0.0, 1.0)),
+                    &mut ChaCha12Rng::seed_from_u64(seed),
+                );
                 v
             };
             assert_eq!(run(1), run(1), "{c:?}");
@@ -576,7 +592,7 @@ mod tests {
     #[test]
     fn dequantize_stays_in_the_level_bin() {
         let levels: Vec<f32> = (0..=255).map(|l| l as f32 / 255.0).collect();
-        let mut rng = StdRng::seed_from_u64(7);
+        let mut rng = ChaCha12Rng::seed_from_u64(7);
         let mut sum_offset = 0.0f64;
         for _ in 0..200 {
             let mut v = levels.clone();
@@ -598,7 +614,7 @@ mod tests {
     fn binarize_is_bernoulli() {
         let mut v: Vec<f32> = (0..N).map(|i| (i % 11) as f32 / 10.0).collect();
         let mean_before = v.iter().map(|&x| f64::from(x.min(1.0))).sum::<f64>() / N as f64;
-        binarize(&mut v, &mut StdRng::seed_from_u64(2));
+        binarize(&mut v, &mut ChaCha12Rng::seed_from_u64(2));
         assert!(v.iter().all(|&x| x == 0.0 || x == 1.0));
         let mean_after = v.iter().map(|&x| f64::from(x)).sum::<f64>() / N as f64;
         assert!(

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
 use rand::seq::SliceRandom;
 
 use crate::error::{DataError, Result};
@@ -280,7 +280,7 @@ impl Dataset {
             )));
         }
         let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        order.shuffle(&mut ChaCha12Rng::seed_from_u64(seed));
         let (val, train) = order.split_at_mut(n_val);
         val.sort_unstable();
         train.sort_unstable();
@@ -347,6 +347,21 @@ mod tests {
             value_range: None,
         }
     }
+
+    /// Seeds are promised to repeat a run across versions: the split draws from ChaCha12, a
+    /// generator named after its algorithm, and these are its picks for seed 42. If this fails,
+    /// the generator (or how it is seeded or used) changed, and old seeds give other splits.
+    #[test]
+    fn a_seeded_split_is_pinned() {
+        let (_, valid) = toy(20).split(0.25, 42).unwrap();
+        // Item i holds the values 2i and 2i + 1.
+        let picked: Vec<usize> = (0..valid.len())
+            .map(|i| valid.input(i)[0] as usize / 2)
+            .collect();
+        assert_eq!(picked, PINNED_SPLIT, "validation items for seed 42");
+    }
+
+    const PINNED_SPLIT: [usize; 5] = [1, 2, 13, 16, 17];
 
     #[test]
     fn accessors() {

@@ -1,6 +1,6 @@
 //! Seeded synthetic low-dimensional manifolds for quick experiments.
 
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
 use rand::{RngExt, SeedableRng};
 
 use crate::corruption::StandardNormal;
@@ -22,7 +22,7 @@ fn unbounded(dim: usize, inputs: Vec<f32>) -> Dataset {
 /// `n` points `(t, t²)` with `t ~ U(-1, 1)`, plus N(0, noise²) on each
 /// coordinate; shape 1 × 1 × 2. The same seed gives the same points.
 pub fn noisy_parabola(n: usize, noise: f32, seed: u64) -> Dataset {
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = ChaCha12Rng::seed_from_u64(seed);
     let mut normal = StandardNormal::new();
     let mut inputs = Vec::with_capacity(n * 2);
     for _ in 0..n {
@@ -37,7 +37,7 @@ pub fn noisy_parabola(n: usize, noise: f32, seed: u64) -> Dataset {
 /// helix), plus N(0, noise²) on each coordinate; shape 1 × 1 × 3.
 pub fn helix(n: usize, noise: f32, seed: u64) -> Dataset {
     let four_pi = 4.0 * std::f32::consts::PI;
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = ChaCha12Rng::seed_from_u64(seed);
     let mut normal = StandardNormal::new();
     let mut inputs = Vec::with_capacity(n * 3);
     for _ in 0..n {

@@ -4,13 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ae_analysis::{
-    NearestNeighbors, auroc, average_precision, median, percentile, roc_curve,
-    threshold_for_contamination, total_variation,
+    IsolationForest, IsolationForestSettings, NearestNeighbors, Pca, auroc, average_precision,
+    median, percentile, roc_curve, threshold_for_contamination, total_variation, write_npy_f64,
 };
 use ae_data::Dataset;
 use ae_io::AtomicFile;
+use ae_train::Reporter;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
@@ -122,9 +124,15 @@ impl ThresholdRule {
             ThresholdRule::Percentile(p) if !(0.0..=100.0).contains(&p) => Err(
                 ToolkitError::setting("percentile", format!("must lie in [0, 100], got {p}")),
             ),
-            ThresholdRule::Contamination(c) if !(0.0..1.0).contains(&c) => Err(
-                ToolkitError::setting("contamination", format!("must lie in [0, 1), got {c}")),
-            ),
+            ThresholdRule::Contamination(c) if !(c > 0.0 && c <= 0.5) => {
+                Err(ToolkitError::setting(
+                    "contamination",
+                    format!(
+                        "must lie in (0, 0.5], got {c}: the expected fraction of anomalies, \
+                         which are the minority"
+                    ),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -425,10 +433,14 @@ pub fn fit<B: Backend>(run: &TrainedRun<B>, settings: &FitSettings) -> Result<Fi
 pub struct ScoreSettings {
     /// The items (default: the test split).
     pub source: ItemSource,
-    /// The CSV written (default: `RUN/anomaly-scores.csv`).
+    /// The CSV written (default: `RUN/anomaly-scores.csv`); the scores also go to a `.npy`
+    /// of the same name.
     pub out: Option<PathBuf>,
     /// Items scored at once (and read at once from a path).
     pub batch_size: usize,
+    /// The score (default: the saved detector's, else [`default_score`]). Items are flagged
+    /// only with the saved detector's threshold for its own score.
+    pub score: Option<ScoreKind>,
 }
 
 impl Default for ScoreSettings {
@@ -437,6 +449,7 @@ impl Default for ScoreSettings {
             source: ItemSource::default(),
             out: None,
             batch_size: 500,
+            score: None,
         }
     }
 }
@@ -447,21 +460,24 @@ pub struct ScoreReport {
     /// The run folder.
     #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
-    /// The CSV written: `index,label,class,score,flag`.
+    /// The CSV written: `index,label,class,score,flag` (the flag empty without a threshold).
     #[serde(serialize_with = "crate::paths::lossy")]
     pub csv: PathBuf,
+    /// The scores alone, a 1-D `float64` `.npy` in item order.
+    #[serde(serialize_with = "crate::paths::lossy")]
+    pub npy: PathBuf,
     /// The split scored, or the path read.
     pub source: String,
     /// The score.
     pub score: ScoreKind,
-    /// The threshold.
-    pub threshold: f64,
+    /// The threshold (`RUN/anomaly.json`), if one was fitted for this score.
+    pub threshold: Option<f64>,
     /// Items scored.
     pub items: usize,
-    /// Items flagged.
-    pub flagged: usize,
+    /// Items flagged (with a threshold).
+    pub flagged: Option<usize>,
     /// `flagged / items`.
-    pub flagged_fraction: f64,
+    pub flagged_fraction: Option<f64>,
     /// Statistics of the scores.
     pub scores: ScoreSummary,
 }
@@ -469,27 +485,38 @@ pub struct ScoreReport {
 /// Scores every item of `settings.source` with the run's saved detector (`RUN/anomaly.json`)
 /// and writes one CSV row per item: index, label, class name, score and flag. Items from a
 /// path are read, scored and written a chunk at a time, so data larger than memory can be
-/// scored.
+/// scored. Progress (items scored, with an ETA) goes to `reporter`.
 pub fn score_to_csv<B: Backend>(
     run: &TrainedRun<B>,
     settings: &ScoreSettings,
+    reporter: &Reporter,
 ) -> Result<ScoreReport> {
-    let file = run.run_dir().anomaly_file();
-    let Some(mut detector) = AnomalyDetector::saved(run)? else {
-        return Err(ToolkitError::Unsupported(format!(
-            "{} does not exist: run `ae anomaly fit {}` (or fit an AnomalyDetector) first to set \
-             the threshold",
-            file.display(),
-            run.path().display()
-        )));
+    at_least_one("batch_size", settings.batch_size)?;
+    // The saved detector, if it scores as asked; else a detector without a threshold.
+    let saved = AnomalyDetector::saved(run)?
+        .filter(|d| settings.score.is_none_or(|kind| kind == d.score_kind()));
+    let mut detector = match saved {
+        Some(detector) => detector,
+        None => AnomalyDetector::new(run, settings.score)?,
     };
     detector.batch_size = settings.batch_size;
-    let threshold = detector.threshold().map_or(f64::INFINITY, |t| t.threshold);
+    let threshold = detector.threshold().map(|t| t.threshold);
     let out = settings
         .out
         .clone()
         .unwrap_or_else(|| run.path().join("anomaly-scores.csv"));
+    let npy = out.with_extension("npy");
+    if npy == out {
+        return Err(ToolkitError::setting(
+            "out",
+            format!(
+                "{} is where the scores' .npy goes: name the CSV otherwise",
+                out.display()
+            ),
+        ));
+    }
     let chunks = run.chunks(&settings.source, settings.batch_size)?;
+    let mut counter = reporter.counter("score", "items", chunks.len, Duration::from_secs(10));
     B::seed(run.device(), run.config().seed.wrapping_add(7));
     let write_error = |e: csv::Error| ToolkitError::from(ae_io::WriteError::new(&out, e.into()));
     let mut csv = csv::Writer::from_writer(AtomicFile::create(&out)?);
@@ -512,11 +539,12 @@ pub fn score_to_csv<B: Backend>(
                 label.map(|l| l.to_string()).unwrap_or_default(),
                 class,
                 s.to_string(),
-                u8::from(*s > threshold).to_string(),
+                threshold.map_or(String::new(), |t| u8::from(*s > t).to_string()),
             ])
             .map_err(write_error)?;
         }
         scores.extend(chunk_scores);
+        counter.update(scores.len());
     }
     if scores.is_empty() {
         return Err(ToolkitError::Unsupported(
@@ -527,11 +555,17 @@ pub fn score_to_csv<B: Backend>(
         .into_inner()
         .map_err(|e| ae_io::WriteError::new(&out, e.into_error()))?
         .commit()?;
+    write_npy_f64(&npy, &scores)?;
     let labels = (labels.len() == scores.len()).then_some(labels);
-    let summary = ScoreSummary::of(&scores, labels.as_deref(), threshold)?;
+    let summary = ScoreSummary::of(
+        &scores,
+        labels.as_deref(),
+        threshold.unwrap_or(f64::INFINITY),
+    )?;
     Ok(ScoreReport {
         run: run.path().to_path_buf(),
         csv: csv_path,
+        npy,
         source: match &settings.source {
             ItemSource::Path { path, .. } => path.display().to_string(),
             ItemSource::Split(split) => split.name().to_string(),
@@ -539,8 +573,8 @@ pub fn score_to_csv<B: Backend>(
         score: detector.score_kind(),
         threshold,
         items: summary.items,
-        flagged: summary.flagged,
-        flagged_fraction: summary.flagged_fraction,
+        flagged: threshold.map(|_| summary.flagged),
+        flagged_fraction: threshold.map(|_| summary.flagged_fraction),
         scores: summary,
     })
 }
@@ -563,6 +597,11 @@ pub struct AnomalyEvalSettings {
     /// Also score with a baseline that needs no model: the mean distance from each item to
     /// its K nearest training items of the run, in input space (PyOD's KNN detector).
     pub knn_baseline: Option<usize>,
+    /// Also score with the classical detectors, fitted on the run's training items as the
+    /// model sees them (a table standardized): PCA reconstruction error with as many
+    /// components as the code, an Isolation Forest (100 trees of 256 items), and the 5-NN
+    /// distance unless `knn_baseline` sets another K.
+    pub baselines: bool,
 }
 
 impl Default for AnomalyEvalSettings {
@@ -575,6 +614,7 @@ impl Default for AnomalyEvalSettings {
             out: None,
             batch_size: 500,
             knn_baseline: None,
+            baselines: false,
         }
     }
 }
@@ -599,6 +639,17 @@ pub struct AtThreshold {
 pub struct KnnBaseline {
     /// Neighbours per item.
     pub k: usize,
+    /// Area under the ROC curve.
+    pub auroc: f64,
+    /// Average precision.
+    pub auprc: f64,
+}
+
+/// A classical detector's areas on the same items (see [`AnomalyEvalSettings::baselines`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Baseline {
+    /// The detector, e.g. `PCA-20` or `Isolation Forest`.
+    pub name: String,
     /// Area under the ROC curve.
     pub auroc: f64,
     /// Average precision.
@@ -640,6 +691,8 @@ pub struct AnomalyEvalReport {
     pub at_threshold: Option<AtThreshold>,
     /// The k-nearest-neighbour baseline, when asked for.
     pub knn_baseline: Option<KnnBaseline>,
+    /// The classical detectors, when asked for (the k-NN one included).
+    pub baselines: Vec<Baseline>,
 }
 
 /// The class ids of `data` that `values` name: a class name, else a class id.
@@ -760,9 +813,17 @@ pub fn evaluate<B: Backend>(
             labels.len()
         )));
     }
-    let knn = match settings.knn_baseline {
+    let knn_k = settings
+        .knn_baseline
+        .or(settings.baselines.then_some(DEFAULT_KNN_BASELINE));
+    let knn = match knn_k {
         Some(k) => Some((k, knn_distances(run, &data, k)?)),
         None => None,
+    };
+    let mut classical = if settings.baselines {
+        classical_scores(run, &data)?
+    } else {
+        Vec::new()
     };
     let scores = detector.decision_function(&data)?;
     let area = auroc(&scores, &is_anomaly)?;
@@ -790,6 +851,24 @@ pub fn evaluate<B: Backend>(
         }
         None => None,
     };
+    if let Some((k, distances)) = knn.filter(|_| settings.baselines) {
+        classical.push((format!("{k}-NN"), distances));
+    }
+    let mut baselines = Vec::new();
+    for (name, baseline_scores) in &classical {
+        let baseline_area = auroc(baseline_scores, &is_anomaly)?;
+        if !name.ends_with("-NN") {
+            curves.push((
+                format!("{name} (AUROC {baseline_area:.3})"),
+                roc_points(&roc_curve(baseline_scores, &is_anomaly)?),
+            ));
+        }
+        baselines.push(Baseline {
+            name: name.clone(),
+            auroc: baseline_area,
+            auprc: average_precision(baseline_scores, &is_anomaly)?,
+        });
+    }
     let title = format!(
         "Anomalies: normal classes {normal:?}, score {}",
         kind.name()
@@ -835,7 +914,49 @@ pub fn evaluate<B: Backend>(
         roc: out,
         at_threshold,
         knn_baseline,
+        baselines,
     })
+}
+
+/// The k of the k-NN baseline among [`AnomalyEvalSettings::baselines`].
+const DEFAULT_KNN_BASELINE: usize = 5;
+
+/// The PCA and Isolation Forest scores of `data`, fitted on the run's training items.
+fn classical_scores<B: Backend>(
+    run: &TrainedRun<B>,
+    data: &Dataset,
+) -> Result<Vec<(String, Vec<f64>)>> {
+    let train = input_matrix(&run.data()?.train)?;
+    let items = input_matrix(data)?;
+    let components = run
+        .latent()
+        .min(train.cols())
+        .min(train.rows().saturating_sub(1))
+        .max(1);
+    let pca = Pca::fit(&train, components)?;
+    let k = components.min(pca.n_components());
+    let reconstruction = pca.reconstruct_k(&items, k)?;
+    let pca_scores = (0..items.rows())
+        .map(|i| {
+            items
+                .row(i)
+                .iter()
+                .zip(reconstruction.row(i))
+                .map(|(x, r)| (x - r) * (x - r))
+                .sum()
+        })
+        .collect();
+    let forest = IsolationForest::fit(
+        &train,
+        &IsolationForestSettings {
+            seed: run.config().seed,
+            ..Default::default()
+        },
+    )?;
+    Ok(vec![
+        (format!("PCA-{k}"), pca_scores),
+        ("Isolation Forest".to_string(), forest.score(&items)?),
+    ])
 }
 
 /// The (false positive rate, true positive rate) points of a ROC curve.

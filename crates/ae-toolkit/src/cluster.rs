@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ae_analysis::{
     KMeans, Matrix, Pca, Umap, UmapSettings, adjusted_rand_index, clustering_accuracy,
@@ -167,15 +168,19 @@ pub fn label_agreement(labels: &[usize], clusters: &[usize]) -> Result<LabelAgre
     })
 }
 
-/// k-means on `points` and, with labels, accuracy, NMI and ARI.
+/// k-means on `points` and, with labels, accuracy, NMI and ARI; restarts done go to `reporter`.
 pub fn kmeans_stats(
     points: &Matrix,
     labels: Option<&[usize]>,
     k: usize,
     seed: u64,
     restarts: usize,
+    reporter: &Reporter,
 ) -> Result<ClusterStats> {
-    let kmeans = KMeans::fit(points, k, seed, restarts, 300)?;
+    let stages = reporter.stages(Duration::from_secs(10));
+    let kmeans = KMeans::fit_with_progress(points, k, seed, restarts, 300, &|s, d, n| {
+        stages.update(s, d, n)
+    })?;
     Ok(ClusterStats {
         dim: points.cols(),
         inertia: kmeans.inertia,
@@ -285,8 +290,18 @@ fn umap_stats(
         settings.neighbors,
         settings.components
     ));
-    let umap = Umap::fit(points, settings)?;
-    let mut stats = kmeans_stats(&umap.embedding, labels, k, settings.seed, restarts)?;
+    let stages = reporter.stages(Duration::from_secs(5));
+    let umap = Umap::fit_with_progress(points, settings, &|stage, done, total| {
+        stages.update(stage, done, total)
+    })?;
+    let mut stats = kmeans_stats(
+        &umap.embedding,
+        labels,
+        k,
+        settings.seed,
+        restarts,
+        reporter,
+    )?;
     stats.input_dim = Some(points.cols());
     stats.neighbors = Some(settings.neighbors);
     stats.min_dist = Some(settings.min_dist);
@@ -321,6 +336,7 @@ pub fn cluster<B: Backend>(
         k,
         settings.seed,
         settings.restarts,
+        reporter,
     )?;
     let pca_stats = kmeans_stats(
         &pca_points,
@@ -328,6 +344,7 @@ pub fn cluster<B: Backend>(
         k,
         settings.seed,
         settings.restarts,
+        reporter,
     )?;
     let plane = latent_plane(&latents)?;
     let picture = settings
@@ -377,7 +394,11 @@ pub fn cluster<B: Backend>(
             embedding
         } else {
             reporter.notice("UMAP of the code in 2 dimensions for the picture...");
-            Umap::fit(&latents, &umap.settings(2, settings.seed))?.embedding
+            let stages = reporter.stages(Duration::from_secs(5));
+            Umap::fit_with_progress(&latents, &umap.settings(2, settings.seed), &|s, d, n| {
+                stages.update(s, d, n)
+            })?
+            .embedding
         };
         let umap_picture = picture
             .parent()

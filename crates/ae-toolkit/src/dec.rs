@@ -203,11 +203,13 @@ pub fn dec<B: AutodiffBackend>(
         k,
         seed,
         10,
+        reporter,
     )?;
 
     let clustering = ClusteringModel::new(run.model().clone(), &centres, k, device)?;
     let mut history = Vec::new();
     let max_iterations = settings.dec.max_iterations;
+    let refining = std::time::Instant::now();
     let mut on_update = |update: &DecUpdate| {
         let accuracy = train_labels
             .as_deref()
@@ -215,12 +217,18 @@ pub fn dec<B: AutodiffBackend>(
         let accuracy_text = accuracy
             .map(|a| format!("  train accuracy {a:.4}"))
             .unwrap_or_default();
+        // DEC may stop early (few assignments changing), so the estimate is an upper bound.
+        let elapsed = refining.elapsed().as_secs_f64();
+        let left = elapsed / update.iteration.max(1) as f64
+            * max_iterations.saturating_sub(update.iteration) as f64;
         reporter.notice(format!(
-            "dec step {:>6}/{max_iterations}  KL {:.5}  reconstruction {:.5}  changed {:.3}%{accuracy_text}",
+            "dec step {:>6}/{max_iterations}  KL {:.5}  reconstruction {:.5}  changed {:.3}%{accuracy_text}  ({}, at most {} left)",
             update.iteration,
             update.clustering_loss,
             update.reconstruction_loss,
             100.0 * update.changed_fraction,
+            ae_train::progress::format_duration(elapsed),
+            ae_train::progress::format_duration(left),
         ));
         history.push(DecHistory {
             iteration: update.iteration,
@@ -252,7 +260,14 @@ pub fn dec<B: AutodiffBackend>(
         latent,
         &encode_all(&refined.model, &batcher, 1000, device)?,
     )?;
-    let after_kmeans = kmeans_stats(&refined_codes, evaluated_labels.as_deref(), k, seed, 10)?;
+    let after_kmeans = kmeans_stats(
+        &refined_codes,
+        evaluated_labels.as_deref(),
+        k,
+        seed,
+        10,
+        reporter,
+    )?;
     let mut sizes = vec![0usize; k];
     for &c in &clusters {
         sizes[c] += 1;

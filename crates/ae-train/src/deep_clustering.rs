@@ -13,7 +13,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
@@ -256,7 +256,7 @@ pub fn refine<B: AutodiffBackend>(
         )));
     }
     let mut optimizer = AdamConfig::new().init::<B, ClusteringModel<B>>();
-    let mut rng = StdRng::seed_from_u64(settings.seed);
+    let mut rng = ChaCha12Rng::seed_from_u64(settings.seed);
     let mut model = model;
     let mut order: Vec<usize> = (0..n).collect();
     let mut cursor = n;

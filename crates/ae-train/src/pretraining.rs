@@ -14,7 +14,7 @@ use burn::module::Param;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +148,9 @@ pub struct RbmEpoch {
     pub reconstruction_error: f64,
     /// Seconds since pretraining began.
     pub seconds: f64,
+    /// Estimated seconds left of the whole stack, weighing each RBM's epochs by its weights'
+    /// size (the cost of CD-1).
+    pub seconds_left: f64,
 }
 
 /// Pretrains every layer of `model` (a logistic MLP autoencoder, see
@@ -193,8 +196,19 @@ pub fn pretrain_autoencoder<B: AutodiffBackend>(
         &device,
     );
     let mut order: Vec<usize> = (0..data.len()).collect();
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = ChaCha12Rng::seed_from_u64(seed);
     let started = Instant::now();
+    // Work of an epoch is proportional to the RBM's weights.
+    let total_work: f64 = encoder
+        .layers
+        .iter()
+        .map(|l| {
+            let [v, h] = l.weight.dims();
+            (v * h) as f64
+        })
+        .sum::<f64>()
+        * settings.epochs as f64;
+    let mut work_done = 0.0;
     for layer in 0..layers {
         let [visible, hidden] = encoder.layers[layer].weight.dims();
         let units = if layer + 1 == layers {
@@ -231,7 +245,10 @@ pub fn pretrain_autoencoder<B: AutodiffBackend>(
                     }
                 )));
             }
+            work_done += (visible * hidden) as f64;
+            let seconds = started.elapsed().as_secs_f64();
             on_epoch(&RbmEpoch {
+                seconds_left: seconds * (total_work - work_done).max(0.0) / work_done.max(1.0),
                 layer: layer + 1,
                 layers,
                 visible,
@@ -239,7 +256,7 @@ pub fn pretrain_autoencoder<B: AutodiffBackend>(
                 epoch: epoch + 1,
                 epochs: settings.epochs,
                 reconstruction_error: total / data.len() as f64,
-                seconds: started.elapsed().as_secs_f64(),
+                seconds,
             });
         }
         representation = rbm.hidden_mean(representation);

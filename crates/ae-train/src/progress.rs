@@ -2,7 +2,7 @@
 //! decides where the lines go (the `ae` binary writes them to stderr).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -25,6 +25,8 @@ pub enum Progress {
         metrics: Vec<(String, f64)>,
         /// Training items per second so far in the epoch.
         items_per_second: Option<f64>,
+        /// Estimated seconds left of the run (from the pace since this process began it).
+        eta_seconds: Option<f64>,
     },
     /// An epoch finished on a split (`train` or `valid`).
     Epoch {
@@ -38,6 +40,8 @@ pub enum Progress {
         metrics: Vec<(String, f64)>,
         /// Items per second over the epoch (training only).
         items_per_second: Option<f64>,
+        /// Estimated seconds left of the run (training only).
+        eta_seconds: Option<f64>,
     },
     /// An RBM of a pretrained stack finished an epoch.
     Pretraining(RbmEpoch),
@@ -102,6 +106,11 @@ fn rate_text(rate: Option<f64>) -> String {
         .unwrap_or_default()
 }
 
+fn eta_text(eta: Option<f64>) -> String {
+    eta.map(|s| format!(", about {} left", format_duration(s)))
+        .unwrap_or_default()
+}
+
 impl fmt::Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -111,12 +120,14 @@ impl fmt::Display for Progress {
                 fraction,
                 metrics,
                 items_per_second,
+                eta_seconds,
             } => write!(
                 f,
-                "epoch {epoch}/{epochs} [{:>3.0}%]  {}{}",
+                "epoch {epoch}/{epochs} [{:>3.0}%]  {}{}{}",
                 100.0 * fraction,
                 metric_text(metrics),
-                rate_text(*items_per_second)
+                rate_text(*items_per_second),
+                eta_text(*eta_seconds)
             ),
             Progress::Epoch {
                 split,
@@ -124,24 +135,32 @@ impl fmt::Display for Progress {
                 epochs,
                 metrics,
                 items_per_second,
+                eta_seconds,
             } => write!(
                 f,
-                "epoch {epoch}/{epochs} {split}  {}{}",
+                "epoch {epoch}/{epochs} {split}  {}{}{}",
                 metric_text(metrics),
-                rate_text(*items_per_second)
+                rate_text(*items_per_second),
+                eta_text(*eta_seconds)
             ),
-            Progress::Pretraining(e) => write!(
-                f,
-                "pretraining RBM {}/{} ({}-{}) epoch {}/{}: reconstruction error {:.3} ({:.0} s)",
-                e.layer,
-                e.layers,
-                e.visible,
-                e.hidden,
-                e.epoch,
-                e.epochs,
-                e.reconstruction_error,
-                e.seconds
-            ),
+            Progress::Pretraining(e) => {
+                write!(
+                    f,
+                    "pretraining RBM {}/{} ({}-{}) epoch {}/{}: reconstruction error {:.3} ({:.0} s",
+                    e.layer,
+                    e.layers,
+                    e.visible,
+                    e.hidden,
+                    e.epoch,
+                    e.epochs,
+                    e.reconstruction_error,
+                    e.seconds
+                )?;
+                if e.seconds_left > 0.0 {
+                    write!(f, ", about {} left", format_duration(e.seconds_left))?;
+                }
+                f.write_str(")")
+            }
             Progress::Work {
                 task,
                 unit,
@@ -168,12 +187,32 @@ type Callback = dyn Fn(&Progress) + Send + Sync;
 
 /// Where progress goes: a callback shared by the threads of the work (cheap to clone).
 #[derive(Clone)]
-pub struct Reporter(Arc<Callback>);
+pub struct Reporter {
+    callback: Arc<Callback>,
+    /// The longest wait between reports of counted work, if the caller wants them more often
+    /// than the work's own interval (a progress bar does).
+    pace: Option<Duration>,
+}
 
 impl Reporter {
     /// A reporter calling `callback` with every report.
     pub fn new(callback: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(callback))
+        Self {
+            callback: Arc::new(callback),
+            pace: None,
+        }
+    }
+
+    /// This reporter, with counted work reported at least every `pace` (training steps
+    /// included, where the caller leaves their interval unset).
+    pub fn with_pace(mut self, pace: Duration) -> Self {
+        self.pace = Some(pace);
+        self
+    }
+
+    /// The pace set by [`Reporter::with_pace`].
+    pub fn pace(&self) -> Option<Duration> {
+        self.pace
     }
 
     /// A reporter that drops every report.
@@ -183,7 +222,7 @@ impl Reporter {
 
     /// Reports `progress`.
     pub fn report(&self, progress: &Progress) {
-        (self.0)(progress)
+        (self.callback)(progress)
     }
 
     /// Reports a notice.
@@ -205,10 +244,56 @@ impl Reporter {
             task: task.into(),
             unit,
             total,
-            interval,
+            interval: self.pace.map_or(interval, |pace| pace.min(interval)),
             started: Instant::now(),
             last: None,
         }
+    }
+}
+
+impl Reporter {
+    /// Counters for work in named stages whose totals are known only as each begins (the
+    /// progress callbacks of `ae-analysis`: nearest neighbours, then the UMAP layout). Each
+    /// stage reports at most every `interval`, and at its end. Shared by threads.
+    pub fn stages(&self, interval: Duration) -> StageCounters {
+        StageCounters {
+            reporter: self.clone(),
+            interval,
+            counters: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// Counted work in named stages (see [`Reporter::stages`]).
+pub struct StageCounters {
+    reporter: Reporter,
+    interval: Duration,
+    counters: Mutex<Vec<(&'static str, WorkCounter)>>,
+}
+
+impl StageCounters {
+    /// Records `done` of `total` units of `stage`.
+    pub fn update(&self, stage: &'static str, done: usize, total: usize) {
+        let mut counters = self
+            .counters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let position = match counters.iter().position(|(name, _)| *name == stage) {
+            Some(position) => position,
+            None => {
+                let unit = if stage.contains("neighbour") {
+                    "rows"
+                } else if stage.contains("k-means") {
+                    "restarts"
+                } else {
+                    "epochs"
+                };
+                let counter = self.reporter.counter(stage, unit, total, self.interval);
+                counters.push((stage, counter));
+                counters.len() - 1
+            }
+        };
+        counters[position].1.update(done);
     }
 }
 
@@ -259,7 +344,6 @@ impl WorkCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
 
     #[test]
     fn lines_read_as_before_and_counted_work_has_an_eta() {
@@ -269,8 +353,21 @@ mod tests {
             epochs: 5,
             metrics: vec![("Loss".into(), 101.25), ("KL".into(), 3.0)],
             items_per_second: None,
+            eta_seconds: None,
         };
         assert_eq!(step.to_string(), "epoch 2/5 valid  Loss 101.250  KL 3.000");
+        let train = Progress::Epoch {
+            split: "train",
+            epoch: 2,
+            epochs: 5,
+            metrics: vec![("Loss".into(), 99.5)],
+            items_per_second: Some(3000.4),
+            eta_seconds: Some(150.0),
+        };
+        assert_eq!(
+            train.to_string(),
+            "epoch 2/5 train  Loss 99.500  (3000 items/s), about 2 min left"
+        );
         let work = Progress::Work {
             task: "nll".into(),
             unit: "items",
@@ -284,6 +381,44 @@ mod tests {
             "nll: 250/1000 items, 30 s, about 2 min left"
         );
         assert_eq!(format_duration(7300.0), "2 h 2 min");
+    }
+
+    #[test]
+    fn stages_count_separately_and_a_pace_shortens_the_interval() {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let reporter = Reporter::new(move |p| sink.lock().unwrap().push(p.to_string()));
+        let stages = reporter.stages(Duration::from_secs(3600));
+        stages.update("nearest neighbours", 256, 600);
+        stages.update("nearest neighbours", 512, 600);
+        stages.update("nearest neighbours", 600, 600);
+        stages.update("UMAP layout", 0, 50);
+        stages.update("UMAP layout", 50, 50);
+        // Each line up to its time: `stage: done/total unit`.
+        let counts: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|line| line.split(',').next().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                "nearest neighbours: 256/600 rows",
+                "nearest neighbours: 600/600 rows",
+                "UMAP layout: 0/50 epochs",
+                "UMAP layout: 50/50 epochs",
+            ]
+        );
+        // With a pace of zero every update is reported, however long the work's interval.
+        seen.lock().unwrap().clear();
+        let paced = reporter.clone().with_pace(Duration::ZERO);
+        assert_eq!(paced.pace(), Some(Duration::ZERO));
+        let mut counter = paced.counter("encode", "items", 10, Duration::from_secs(3600));
+        for done in 1..=3 {
+            counter.update(done);
+        }
+        assert_eq!(seen.lock().unwrap().len(), 3);
     }
 
     #[test]

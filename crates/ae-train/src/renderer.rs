@@ -1,5 +1,5 @@
-//! Compact progress for logs and pipes, as [`Progress`] reports (burn-train's dashboard is
-//! used on terminals when asked for).
+//! burn-train's training progress as [`Progress`] reports: one per epoch and split, and steps
+//! within an epoch now and then, with the run's ETA.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -90,6 +90,18 @@ pub struct LineRenderer {
     interval: Duration,
     last_print: Instant,
     total_epochs: usize,
+    /// When this process first saw training progress, and the run's fraction done then (a
+    /// resumed run starts past 0): the ETA extrapolates the pace since.
+    began: Option<(Instant, f64)>,
+}
+
+/// Seconds left of work at `fraction` done, from the pace since `began`; `None` until there
+/// is a pace to go by.
+pub fn eta_seconds(began: (Instant, f64), now: Instant, fraction: f64) -> Option<f64> {
+    let (start, start_fraction) = began;
+    let elapsed = now.duration_since(start).as_secs_f64();
+    let gained = fraction - start_fraction;
+    (elapsed >= 1.0 && gained > 1e-6).then(|| elapsed * (1.0 - fraction).max(0.0) / gained)
 }
 
 impl LineRenderer {
@@ -103,6 +115,7 @@ impl LineRenderer {
             interval,
             last_print: Instant::now(),
             total_epochs: 0,
+            began: None,
         }
     }
 
@@ -128,6 +141,12 @@ impl LineRenderer {
         }
     }
 
+    /// The run's ETA at `epochs_done` (fractional) of its epochs.
+    fn eta(&self, epochs_done: f64) -> Option<f64> {
+        let fraction = epochs_done / self.total_epochs.max(1) as f64;
+        eta_seconds(self.began?, Instant::now(), fraction)
+    }
+
     fn finish_valid(&mut self) {
         if self.valid.items > 0 {
             self.reporter.report(&Progress::Epoch {
@@ -136,6 +155,7 @@ impl LineRenderer {
                 epochs: self.total_epochs,
                 metrics: self.valid.metrics(),
                 items_per_second: None,
+                eta_seconds: None,
             });
             self.valid.items = 0;
         }
@@ -149,6 +169,7 @@ impl LineRenderer {
                 epochs: self.total_epochs,
                 metrics: self.train.metrics(),
                 items_per_second: self.train.rate(),
+                eta_seconds: self.eta(self.train.epoch as f64),
             });
             self.train.items = 0;
         }
@@ -173,6 +194,12 @@ impl MetricsRendererTraining for LineRenderer {
         }
         if let Some(progress) = &item.progress {
             self.train.advance(progress.items_processed);
+            let within = progress.items_processed as f64 / progress.items_total.max(1) as f64;
+            let epochs_done = epoch.saturating_sub(1) as f64 + within;
+            if self.began.is_none() {
+                let fraction = epochs_done / self.total_epochs.max(1) as f64;
+                self.began = Some((Instant::now(), fraction));
+            }
             if progress.items_processed >= progress.items_total {
                 self.finish_train();
             } else if self.last_print.elapsed() >= self.interval
@@ -182,9 +209,10 @@ impl MetricsRendererTraining for LineRenderer {
                 self.reporter.report(&Progress::Step {
                     epoch,
                     epochs: self.total_epochs,
-                    fraction: progress.items_processed as f64 / progress.items_total.max(1) as f64,
+                    fraction: within,
                     metrics: self.train.metrics(),
                     items_per_second: self.train.rate(),
+                    eta_seconds: self.eta(epochs_done),
                 });
             }
         }
@@ -234,6 +262,32 @@ impl MetricsRenderer for LineRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_eta_extrapolates_the_pace_since_this_process_began() {
+        let t0 = Instant::now();
+        // Fresh run: a quarter done after 60 s leaves 180 s.
+        let eta = eta_seconds((t0, 0.0), t0 + Duration::from_secs(60), 0.25).unwrap();
+        assert!((eta - 180.0).abs() < 1e-9, "{eta}");
+        // Resumed at half-way: 60 s for the next quarter leaves 60 s, not the 20 s that
+        // counting the earlier half as this process's work would give.
+        let eta = eta_seconds((t0, 0.5), t0 + Duration::from_secs(60), 0.75).unwrap();
+        assert!((eta - 60.0).abs() < 1e-9, "{eta}");
+        // No pace yet: too early, or nothing gained.
+        assert_eq!(
+            eta_seconds((t0, 0.0), t0 + Duration::from_millis(10), 0.1),
+            None
+        );
+        assert_eq!(
+            eta_seconds((t0, 0.3), t0 + Duration::from_secs(9), 0.3),
+            None
+        );
+        // Done: nothing left.
+        assert_eq!(
+            eta_seconds((t0, 0.0), t0 + Duration::from_secs(9), 1.0),
+            Some(0.0)
+        );
+    }
 
     #[test]
     fn rate_starts_at_the_first_report_of_an_epoch() {

@@ -49,9 +49,6 @@ pub struct TrainOptions {
     pub overwrite: bool,
     /// Seconds between progress reports within an epoch (default 10).
     pub progress_interval: Option<Duration>,
-    /// Show burn-train's terminal dashboard (on stdout) instead of sending progress to
-    /// `reporter`; for a program whose stdout is a terminal.
-    pub dashboard: bool,
     /// Where progress goes: epochs, steps, RBM pretraining, notices (silent by default).
     pub reporter: Reporter,
     /// On Ctrl-C, stop after the current step and save the model (instead of dying at once).
@@ -367,12 +364,13 @@ pub fn train<B: AutodiffBackend>(
     if let Some(epoch) = resume_epoch {
         builder = builder.checkpoint(epoch);
     }
-    if !options.dashboard {
-        builder = builder.renderer(LineRenderer::new(
-            options.reporter.clone(),
-            options.progress_interval.unwrap_or(Duration::from_secs(10)),
-        ));
-    }
+    builder = builder.renderer(LineRenderer::new(
+        options.reporter.clone(),
+        options
+            .progress_interval
+            .or(options.reporter.pace())
+            .unwrap_or(Duration::from_secs(10)),
+    ));
 
     let ctrl_c = if options.stop_on_ctrl_c {
         Some(CtrlCWatch::install(

@@ -1,15 +1,15 @@
 //! Shared helpers: seeded random data and float assertions.
 
 use ae_analysis::Matrix;
-use rand::rngs::StdRng;
+use rand::rngs::ChaCha12Rng;
 use rand::{RngExt, SeedableRng};
 
-pub fn rng(seed: u64) -> StdRng {
-    StdRng::seed_from_u64(seed)
+pub fn rng(seed: u64) -> ChaCha12Rng {
+    ChaCha12Rng::seed_from_u64(seed)
 }
 
 /// Standard normal via Box–Muller (independent of the crate's own helper).
-pub fn normal(rng: &mut StdRng) -> f64 {
+pub fn normal(rng: &mut ChaCha12Rng) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()

@@ -73,6 +73,17 @@ fn reproducible_from_seed() {
     let a = KMeans::fit(&noisy, 6, 9, 2, 30).unwrap();
     let b = KMeans::fit(&noisy, 6, 9, 2, 30).unwrap();
     assert_eq!(a, b);
+    // Told of each restart, with the same result.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let c = KMeans::fit_with_progress(&noisy, 6, 9, 2, 30, &|stage, done, total| {
+        seen.lock().unwrap().push((stage, done, total))
+    })
+    .unwrap();
+    assert_eq!(a, c);
+    assert_eq!(
+        seen.into_inner().unwrap(),
+        [("k-means", 1, 2), ("k-means", 2, 2)]
+    );
 }
 
 #[test]

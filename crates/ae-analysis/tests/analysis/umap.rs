@@ -101,6 +101,41 @@ fn umap_keeps_the_neighbours_of_a_helix() {
 }
 
 #[test]
+fn umap_tells_its_progress_stage_by_stage_and_embeds_the_same() {
+    // 600 points: the neighbour search reports every 256 rows of a thread.
+    let (data, _) = rings(300, 5);
+    let s = UmapSettings {
+        epochs: Some(50),
+        ..settings(8, 2)
+    };
+    let seen = std::sync::Mutex::new(Vec::new());
+    let with = Umap::fit_with_progress(&data, &s, &|stage, done, total| {
+        seen.lock().unwrap().push((stage, done, total))
+    })
+    .unwrap();
+    assert_eq!(with, Umap::fit(&data, &s).unwrap());
+    let seen = seen.into_inner().unwrap();
+    for (stage, total) in [("nearest neighbours", 600), ("UMAP layout", 50)] {
+        let counts: Vec<usize> = seen
+            .iter()
+            .filter(|(s, _, t)| *s == stage && *t == total)
+            .map(|r| r.1)
+            .collect();
+        assert!(counts.len() >= 2, "{stage}: {seen:?}");
+        assert!(counts.iter().all(|&c| c <= total), "{stage}: {counts:?}");
+        // The last report comes after the work (the neighbour search's threads report in
+        // any order among themselves).
+        assert_eq!(counts.last(), Some(&total), "{stage} ends done");
+        if stage == "UMAP layout" {
+            assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+        }
+    }
+    // The neighbours come before the layout.
+    let first_layout = seen.iter().position(|r| r.0 == "UMAP layout").unwrap();
+    assert!(seen[first_layout..].iter().all(|r| r.0 == "UMAP layout"));
+}
+
+#[test]
 fn umap_is_reproducible_from_its_seed() {
     let (data, _) = rings(60, 3);
     let first = Umap::fit(&data, &settings(8, 2)).unwrap();

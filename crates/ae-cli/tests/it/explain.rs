@@ -3,9 +3,7 @@
 
 use std::path::Path;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn traverse_interpolate_and_attribute_draw_the_expected_grids() {

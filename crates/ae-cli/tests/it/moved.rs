@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -68,6 +66,7 @@ fn uses(run: &Path, new: &Path, out: &Path) -> Vec<String> {
         for key in [
             "run",
             "csv",
+            "npy",
             "roc",
             "files",
             "data_path",

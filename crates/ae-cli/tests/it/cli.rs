@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn train_one_epoch_then_eval_reconstruct_and_sample() {
@@ -720,5 +718,28 @@ fn rbm_pretraining_shows_progress_and_repeats_from_its_seed() {
         pretrain("a"),
         pretrain("b"),
         "the same seed, the same stack"
+    );
+}
+
+#[test]
+fn completions_and_version_describe_this_binary() {
+    let out = ae(&["completions", "bash"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = stdout(&out);
+    // A bash completion function that knows the subcommands and their flags.
+    assert!(script.contains("_ae()"), "{script}");
+    for word in ["anomaly", "interpolate", "--batch-size", "--backend"] {
+        assert!(script.contains(word), "completion script lacks {word}");
+    }
+    let fish = stdout(&ae(&["completions", "fish"]));
+    assert!(fish.contains("complete -c ae"), "{fish}");
+    assert!(fails(&["completions", "tcsh"]).contains("tcsh"));
+
+    let version = stdout(&ae(&["--version"]));
+    assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
+    // The default features compile the flex and ndarray backends in.
+    assert!(
+        version.contains("flex") && version.contains("ndarray"),
+        "{version}"
     );
 }

@@ -1,14 +1,12 @@
 //! Model configs: JSON round trips through burn's `Config`, and validation errors.
 
-mod common;
-
+use crate::common::I;
 use ae_models::{
     Activation, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood, ModelConfig,
     ModelError, ReconstructionLoss, VaeConfig,
 };
 use burn::config::{Config, config_to_json};
 use burn::module::Module;
-use common::I;
 use serde_json::Value;
 
 fn mlp_autoencoder() -> ModelConfig {

@@ -1,11 +1,8 @@
 //! Gradients vs central finite differences, all in f32 (the precision models train in):
 //! a larger step and looser tolerances than `gradients_f64`.
 
-mod common;
-mod gradcheck;
-
+use crate::gradcheck::{Precision, check_autoencoder, check_vae, check_vae_forward_terms};
 use ae_models::{Likelihood, ReconstructionLoss};
-use gradcheck::{Precision, check_autoencoder, check_vae, check_vae_forward_terms};
 
 const P: Precision = Precision {
     h: 1e-2,

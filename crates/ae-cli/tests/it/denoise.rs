@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Standard normal CDF via erfc (Abramowitz & Stegun 7.1.26, error below 1.5e-7).
 fn normal_cdf(x: f64) -> f64 {

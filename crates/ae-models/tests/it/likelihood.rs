@@ -1,13 +1,11 @@
 //! Loss terms against Monte-Carlo estimates and closed forms computed by hand in f64.
 
-mod common;
-
+use crate::common::{B, I, assert_close, rng_lock, seed, tensor2, values};
 use ae_models::Likelihood;
 use ae_models::likelihood::{
     MAX_DECODER_LOG_VARIANCE, bce_with_logits, gaussian_nll, kl_standard_normal, soft_floor,
 };
 use burn::tensor::{Distribution, Tensor};
-use common::{B, I, assert_close, rng_lock, seed, tensor2, values};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_3;
 

@@ -1,8 +1,6 @@
 //! `ae demo manifold`: a 1-D autoencoder beats PCA on a curved manifold.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn one_dimensional_autoencoder_beats_pca_on_the_parabola() {

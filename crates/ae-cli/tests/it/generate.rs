@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn train_mnist(run: &Path, model: &str) {
     let out = ae(&[

@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// `ae train` flags for a small MNIST autoencoder (300 items, batches of 50).
 fn small(run: &Path, epochs: &str) -> Vec<String> {

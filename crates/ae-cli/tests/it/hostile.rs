@@ -4,13 +4,11 @@
 //! with `--data-path` streams a chunk at a time. (The unknown config key, truncated IDX file,
 //! batch larger than the data and weights of another architecture are in `cli.rs`.)
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::common::{ae, datasets, fails, json, ok, path_str, stderr, stdout, train_config};
 use ae_toolkit::data::idx::write_idx;
-use common::{ae, datasets, fails, json, ok, path_str, stderr, stdout, train_config};
 
 /// Writes a small MNIST-shaped datasets root (`n` training and `n / 5` test images of
 /// random bytes) and returns the mnist folder.

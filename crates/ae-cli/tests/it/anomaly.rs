@@ -4,9 +4,7 @@
 
 use std::path::Path;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// One row of `ae anomaly score`'s CSV.
 struct ScoreRow {
@@ -36,6 +34,38 @@ fn read_scores(path: &Path) -> Vec<ScoreRow> {
             }
         })
         .collect()
+}
+
+/// The scores of a CSV written without a threshold: every flag cell is empty.
+fn read_unflagged(path: &Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            assert_eq!(cells.len(), 5, "{line}");
+            assert_eq!(cells[4], "", "no threshold, no flag: {line}");
+            cells[3].parse().unwrap()
+        })
+        .collect()
+}
+
+/// A 1-D `float64` `.npy`, read by hand: magic, version 1.0, header, little-endian values.
+fn read_npy_f64(path: &Path) -> Vec<f64> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'descr': '<f8'"), "{header}");
+    let values: Vec<f64> = bytes[10 + header_len..]
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert!(
+        header.contains(&format!("'shape': ({},)", values.len())),
+        "{header}"
+    );
+    values
 }
 
 /// AUROC by counting pairs: P(anomaly score > normal score) + ½ P(tie).
@@ -105,11 +135,33 @@ fn one_class_mnist_fit_score_eval() {
         ],
     );
 
-    let err = fails(&["anomaly", "score", &run_s]);
+    // Before any fit: scores only, as PyOD's decision_function, in a CSV and a .npy.
+    let unfitted = dir.path().join("unfitted.csv");
+    let report = ok(&[
+        "anomaly",
+        "score",
+        &run_s,
+        "--split",
+        "valid",
+        "--out",
+        &path_str(&unfitted),
+    ]);
     assert!(
-        err.contains("anomaly.json") && err.contains("ae anomaly fit"),
-        "{err}"
+        report["threshold"].is_null() && report["flagged"].is_null(),
+        "{report}"
     );
+    let scores = read_unflagged(&unfitted);
+    assert_eq!(scores.len(), 1135);
+    let npy = dir.path().join("unfitted.npy");
+    assert_eq!(report["npy"], path_str(&npy));
+    let from_npy = read_npy_f64(&npy);
+    assert_eq!(from_npy.len(), scores.len());
+    // The CSV prints each f64 in full (shortest round-trip form).
+    assert_eq!(from_npy, scores);
+    let err = fails(&["anomaly", "fit", &run_s, "--contamination", "0.6"]);
+    assert!(err.contains("(0, 0.5]") && err.contains("0.6"), "{err}");
+    let err = fails(&["anomaly", "fit", &run_s, "--contamination", "0"]);
+    assert!(err.contains("(0, 0.5]"), "{err}");
 
     let fit = ok(&["anomaly", "fit", &run_s, "--contamination", "0.05"]);
     let saved: serde_json::Value =
@@ -318,6 +370,23 @@ learning_rate = 0.01
     assert_eq!(with_knn["knn_baseline"]["k"], 3, "{with_knn}");
     assert_eq!(with_knn["knn_baseline"]["auroc"], 1.0, "{with_knn}");
     assert_eq!(with_knn["knn_baseline"]["auprc"], 1.0, "{with_knn}");
+    // The classical detectors beside the model, on the same standardized rows.
+    let with_all = ok(&["anomaly", "eval", &run_s, "--baselines"]);
+    let names: Vec<&str> = with_all["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{with_all}");
+    assert!(names[0].starts_with("PCA-"), "{names:?}");
+    assert_eq!(names[1..], ["Isolation Forest", "5-NN"]);
+    for baseline in with_all["baselines"].as_array().unwrap() {
+        // Rows 100 units out are easy for every detector.
+        let area = baseline["auroc"].as_f64().unwrap();
+        assert!(area > 0.95, "{baseline}");
+    }
+    assert_eq!(with_all["knn_baseline"]["k"], 5, "{with_all}");
     let err = fails(&["anomaly", "eval", &run_s, "--knn-baseline", "0"]);
     assert!(err.contains("--knn-baseline"), "{err}");
     let err = fails(&["anomaly", "eval", &run_s, "--knn-baseline", "100000"]);

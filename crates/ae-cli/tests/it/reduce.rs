@@ -3,9 +3,7 @@
 
 use std::path::Path;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// Deterministic standard normal draws (xorshift + Box–Muller), so the tests need no crate.
 struct Normal(u64);

@@ -1,11 +1,9 @@
 //! Greedy RBM pretraining of a logistic MLP autoencoder on a slice of the shipped MNIST, on
 //! ndarray.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{datasets, quiet, train_error};
+use crate::common::{datasets, quiet, train_error};
 
 use ae_backend::NdArrayAutodiff;
 use ae_data::AeBatcher;

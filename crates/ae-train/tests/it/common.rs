@@ -17,7 +17,6 @@ pub fn quiet() -> TrainOptions {
         resume: false,
         overwrite: false,
         progress_interval: Some(Duration::from_secs(3600)),
-        dashboard: false,
         reporter: Reporter::silent(),
         stop_on_ctrl_c: false,
     }

@@ -112,6 +112,8 @@ fn flex_forward_matches_ndarray() {
 fn wgpu_forward_matches_ndarray() {
     type Wgpu =
         <ae_toolkit::backend::WgpuAutodiff as burn::tensor::backend::AutodiffBackend>::InnerBackend;
-    let device = ae_toolkit::backend::wgpu_device(ae_toolkit::backend::WgpuDeviceChoice::Default);
+    // Without an adapter, say in one line what to install (wgpu itself panics deep inside).
+    let device = ae_toolkit::backend::probe_wgpu(ae_toolkit::backend::WgpuDeviceChoice::Default)
+        .unwrap_or_else(|e| panic!("{e}"));
     compare_with_reference::<Wgpu>(&device);
 }

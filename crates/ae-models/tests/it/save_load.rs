@@ -1,7 +1,6 @@
 //! Saving a model's record and loading it into a freshly initialized model.
 
-mod common;
-
+use crate::common::{B, I, rng_lock, seed, values};
 use ae_models::{
     Activation, AnyModel, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood,
     ModelConfig, VaeConfig,
@@ -10,7 +9,6 @@ use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
-use common::{B, I, rng_lock, seed, values};
 
 fn configs() -> Vec<ModelConfig> {
     vec![

@@ -1,10 +1,8 @@
 //! Statistical tests of the VAE's reparameterized sampling.
 
-mod common;
-
+use crate::common::{I, rng_lock, seed, tensor2, values};
 use ae_models::{ArchitectureConfig, InputShape, Vae, VaeConfig};
 use burn::tensor::Tensor;
-use common::{I, rng_lock, seed, tensor2, values};
 
 fn tiny_vae(latent: usize) -> Vae<I> {
     VaeConfig::new(

@@ -1,10 +1,8 @@
 //! End-to-end training on a slice of the shipped MNIST, on ndarray.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{datasets, quiet, train_error};
+use crate::common::{datasets, quiet, train_error};
 
 use ae_backend::NdArrayAutodiff;
 use ae_data::AeBatcher;

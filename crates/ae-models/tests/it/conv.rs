@@ -1,14 +1,12 @@
 //! Shapes through the convolutional encoder and decoder, and errors for images too small.
 
-mod common;
-
+use crate::common::{I, rng_lock, seed, values};
 use ae_models::conv::spatial_sizes;
 use ae_models::{
     Activation, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood, ModelConfig,
     ModelError, VaeConfig,
 };
 use burn::tensor::Tensor;
-use common::{I, rng_lock, seed, values};
 
 fn conv(channels: Vec<usize>, kernel_size: usize) -> ArchitectureConfig {
     ArchitectureConfig::Conv {

@@ -3,8 +3,6 @@
 //! N(Az + b, σ²I), so p(x) = N(b, AAᵀ + σ²I). A's columns are orthogonal, which makes the true
 //! posterior a diagonal Gaussian that a linear encoder can represent exactly.
 
-mod common;
-
 use ae_models::mlp::Mlp;
 use ae_models::{
     Activation, ArchitectureConfig, Decoder, Encoder, InputShape, Likelihood, Objective, Vae,
@@ -14,7 +12,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 
-use common::{I, rng_lock, seed, tensor2, values};
+use crate::common::{I, rng_lock, seed, tensor2, values};
 
 const D: usize = 4;
 const L: usize = 2;

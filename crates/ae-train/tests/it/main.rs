@@ -1,0 +1,6 @@
+//! Integration tests for `ae-train`, one binary (one link of burn) with a module per area.
+
+mod common;
+mod deep_clustering;
+mod pretraining;
+mod training;
