@@ -66,6 +66,9 @@ pub struct Cli {
     /// Progress as plain lines on stderr, even on a terminal (no progress bars).
     #[arg(long, global = true)]
     pub plain: bool,
+    /// Write every chart also as SVG, beside its PNG (same name, .svg).
+    #[arg(long, global = true)]
+    pub svg: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -66,6 +66,7 @@ fn interrupted(error: &anyhow::Error) -> bool {
 
 /// Runs the command; returns its report.
 fn run(cli: Cli) -> Result<serde_json::Value> {
+    ae_toolkit::plot::set_svg_beside(cli.svg);
     if let Command::Pca(args) = &cli.command {
         return commands::pca(args);
     }

@@ -1,11 +1,11 @@
-//! Renders one example of every helper plus a font sheet.
+//! Renders one example of every chart helper, and one as SVG.
 //!
 //! `cargo run -p ae-plot --example gallery [-- OUT_DIR]` (default
 //! `/tmp/ae-plot-examples`).
 
 use std::time::Instant;
 
-use ae_plot::{Canvas, Chart, Rgb, palette, plots};
+use ae_plot::plots;
 
 /// A tiny deterministic generator so the example needs no extra crates.
 struct Lcg(u64);
@@ -129,53 +129,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &var,
     )?;
 
-    // Empty chart and a font sheet.
-    Chart::default()
-        .title("Empty chart")
-        .x_label("x")
-        .y_label("y")
-        .save(format!("{out}/empty.png"))?;
-    // A small chart uses the 1x font.
-    Chart::new(360, 270)
-        .title("Small chart")
-        .x_label("epoch")
-        .y_label("loss")
-        .line_series(
-            &(0..30)
-                .map(|i| (f64::from(i), 1.0 / (1.0 + 0.3 * f64::from(i))))
-                .collect::<Vec<_>>(),
-            palette::category_color(0),
-            "train",
-        )
-        .line_series(
-            &(0..30)
-                .map(|i| (f64::from(i), 1.1 / (1.0 + 0.2 * f64::from(i)) + 0.05))
-                .collect::<Vec<_>>(),
-            palette::category_color(1),
-            "valid",
-        )
-        .save(format!("{out}/small.png"))?;
-    let mut sheet = Canvas::new(620, 150, palette::BACKGROUND);
-    let ascii: String = (32u8..=126).map(char::from).collect();
-    for (row, chunk) in ascii.as_bytes().chunks(24).enumerate() {
-        let line = String::from_utf8_lossy(chunk);
-        sheet.text(10, 10 + row as i32 * 22, &line, 2, Rgb([0, 0, 0]));
-    }
-    sheet.text(
-        10,
-        100,
-        "The quick brown fox jumps over 1e-3, 0.25 & (x_1)!",
-        1,
-        Rgb([0, 0, 0]),
-    );
-    sheet.text(
-        10,
-        120,
-        "Sphinx of black quartz: judge my vow?",
-        1,
-        Rgb([0, 0, 0]),
-    );
-    sheet.save_png(format!("{out}/font.png"))?;
+    // Greek letters, and the same chart as SVG.
+    plots::roc_plot(
+        format!("{out}/roc.svg"),
+        "β-VAE (β = 4), noise σ = 0.5",
+        &[("AUROC 0.973".to_string(), curve(0.03))],
+    )?;
     println!("wrote examples to {out}");
     Ok(())
 }

@@ -30,6 +30,9 @@ pub enum PlotError {
         /// The underlying encoder error.
         source: image::ImageError,
     },
+    /// The chart library failed to draw (a font that cannot be read, a backend error).
+    #[error("cannot draw the chart: {0}")]
+    Draw(String),
     /// A picture larger than can be drawn.
     #[error(
         "a picture of {width}x{height} pixels is too large to draw (at most {} pixels a side): \

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use image::{Rgb, RgbImage};
+use image::codecs::png::PngEncoder;
+use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage};
 
-use crate::canvas::encode_png;
 use crate::error::PlotError;
 
 /// Padding between grid cells, and around the grid, in pixels.
@@ -139,6 +139,23 @@ pub fn write_grid(
     let bytes = encode_png(&canvas, path)?;
     ae_io::write_atomic(path, &bytes)?;
     Ok(canvas.dimensions())
+}
+
+/// `img` encoded as PNG; `path` names the file in an error.
+pub(crate) fn encode_png(img: &RgbImage, path: &Path) -> Result<Vec<u8>, PlotError> {
+    let mut bytes = Vec::new();
+    PngEncoder::new(&mut bytes)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            ExtendedColorType::Rgb8,
+        )
+        .map_err(|source| PlotError::Encode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

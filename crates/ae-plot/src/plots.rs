@@ -1,14 +1,16 @@
-//! Ready-made charts used by the command-line tools: one call, one PNG.
+//! Ready-made charts used by the command-line tools: one call, one PNG (and an SVG beside it
+//! on request, see [`set_svg_beside`](crate::set_svg_beside); a path ending in `.svg` writes
+//! SVG alone).
 //!
-//! All of them draw an 800×600 chart (white background, dark grey axes,
-//! light grid) and save it atomically to `path`.
+//! All of them draw an 800×600 chart (white background, dark grey axes, light grid) with
+//! [`plotters`] and save it atomically to `path`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::chart::{Chart, LegendPosition, Swatch};
 use crate::error::PlotError;
 use crate::palette::{self, Color, category_color};
+use crate::render::{LegendPosition, Scatter, Spec, Swatch};
 
 /// A marker radius that keeps dense scatters readable.
 fn marker_radius(n: usize) -> f64 {
@@ -27,6 +29,12 @@ fn marker_radius(n: usize) -> f64 {
 /// The legend sits to the right of the plot so it never hides points.
 /// Without `labels` every point has the first palette colour and there is no
 /// legend. Fails when `labels` and `points` differ in length.
+///
+/// ```no_run
+/// let points = [(0.0, 0.0), (1.0, 2.0), (2.0, 1.0)];
+/// ae_plot::scatter_by_label("latent.png", "Codes", &points, Some(&[0, 1, 1]), None)?;
+/// # Ok::<(), ae_plot::PlotError>(())
+/// ```
 pub fn scatter_by_label(
     path: impl AsRef<Path>,
     title: &str,
@@ -35,11 +43,13 @@ pub fn scatter_by_label(
     label_names: Option<&[String]>,
 ) -> Result<(), PlotError> {
     let radius = marker_radius(points.len());
-    let mut chart = Chart::default().title(title);
+    let mut spec = Spec::new(title);
     match labels {
-        None => {
-            chart = chart.scatter(points, category_color(0), radius);
-        }
+        None => spec.scatters.push(Scatter {
+            points,
+            colors: vec![category_color(0)],
+            radius,
+        }),
         Some(labels) => {
             if labels.len() != points.len() {
                 return Err(PlotError::LengthMismatch {
@@ -48,21 +58,24 @@ pub fn scatter_by_label(
                     points: points.len(),
                 });
             }
-            let colors: Vec<Color> = labels.iter().map(|&l| category_color(l)).collect();
-            chart = chart
-                .scatter_colored(points, &colors, radius)?
-                .legend_position(LegendPosition::OutsideRight);
+            spec.scatters.push(Scatter {
+                points,
+                colors: labels.iter().map(|&l| category_color(l)).collect(),
+                radius,
+            });
+            spec.legend_position = LegendPosition::Outside;
             let present: BTreeSet<usize> = labels.iter().copied().collect();
             for label in present {
                 let name = label_names
                     .and_then(|names| names.get(label))
                     .cloned()
                     .unwrap_or_else(|| label.to_string());
-                chart = chart.legend_entry(name, category_color(label), Swatch::Marker);
+                spec.legend
+                    .push((name, category_color(label), Swatch::Marker));
             }
         }
     }
-    chart.save(path)
+    spec.save(path.as_ref())
 }
 
 /// ROC curves on the unit square with the dashed chance diagonal.
@@ -75,20 +88,21 @@ pub fn roc_plot(
     title: &str,
     curves: &[(String, Vec<(f64, f64)>)],
 ) -> Result<(), PlotError> {
-    let mut chart = Chart::default()
-        .title(title)
-        .x_label("False positive rate")
-        .y_label("True positive rate")
-        .x_range(0.0, 1.0)
-        .y_range(0.0, 1.0)
-        .legend_position(LegendPosition::BottomRight)
-        .diagonal(palette::REFERENCE);
+    let mut spec = Spec::new(title);
+    spec.x_label = "False positive rate";
+    spec.y_label = "True positive rate";
+    spec.x_range = Some((0.0, 1.0));
+    spec.y_range = Some((0.0, 1.0));
+    spec.legend_position = LegendPosition::Lower;
+    spec.diagonal = Some(palette::REFERENCE);
     for (i, (label, points)) in curves.iter().enumerate() {
-        chart = chart.line_series(points, category_color(i), label.clone());
+        spec.lines.push((points, category_color(i)));
+        spec.legend
+            .push((label.clone(), category_color(i), Swatch::Line));
     }
-    chart
-        .legend_entry("chance", palette::REFERENCE, Swatch::DashedLine)
-        .save(path)
+    spec.legend
+        .push(("chance".into(), palette::REFERENCE, Swatch::DashedLine));
+    spec.save(path.as_ref())
 }
 
 /// Data points as grey dots with coloured polylines on top (e.g. a noisy
@@ -104,20 +118,22 @@ pub fn xy_scatter_with_lines(
     points: &[(f64, f64)],
     lines: &[(String, Vec<(f64, f64)>)],
 ) -> Result<(), PlotError> {
-    let mut chart = Chart::default()
-        .title(title)
-        .x_label(x_label)
-        .y_label(y_label)
-        .scatter(
-            points,
-            palette::DATA_GREY,
-            marker_radius(points.len()).min(3.0),
-        )
-        .legend_entry("data", palette::DATA_GREY, Swatch::Marker);
+    let mut spec = Spec::new(title);
+    spec.x_label = x_label;
+    spec.y_label = y_label;
+    spec.scatters.push(Scatter {
+        points,
+        colors: vec![palette::DATA_GREY],
+        radius: marker_radius(points.len()).min(3.0),
+    });
+    spec.legend
+        .push(("data".into(), palette::DATA_GREY, Swatch::Marker));
     for (i, (label, line)) in lines.iter().enumerate() {
-        chart = chart.line_series(line, category_color(i), label.clone());
+        spec.lines.push((line, category_color(i)));
+        spec.legend
+            .push((label.clone(), category_color(i), Swatch::Line));
     }
-    chart.save(path)
+    spec.save(path.as_ref())
 }
 
 /// A plain scatter of `points` in the first palette colour with axis
@@ -129,10 +145,14 @@ pub fn scatter_xy(
     y_label: &str,
     points: &[(f64, f64)],
 ) -> Result<(), PlotError> {
-    Chart::default()
-        .title(title)
-        .x_label(x_label)
-        .y_label(y_label)
-        .scatter(points, category_color(0), marker_radius(points.len()))
-        .save(path)
+    let mut spec = Spec::new(title);
+    spec.x_label = x_label;
+    spec.y_label = y_label;
+    let color: Color = category_color(0);
+    spec.scatters.push(Scatter {
+        points,
+        colors: vec![color],
+        radius: marker_radius(points.len()),
+    });
+    spec.save(path.as_ref())
 }

@@ -387,6 +387,15 @@ learning_rate = 0.01
         assert!(area > 0.95, "{baseline}");
     }
     assert_eq!(with_all["knn_baseline"]["k"], 5, "{with_all}");
+    // --svg: the ROC also as SVG, beside its PNG, with every curve's legend.
+    let roc = std::path::PathBuf::from(with_all["roc"].as_str().unwrap());
+    assert!(!roc.with_extension("svg").exists());
+    ok(&["--svg", "anomaly", "eval", &run_s, "--baselines"]);
+    let svg = std::fs::read_to_string(roc.with_extension("svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Isolation Forest (AUROC"),
+        "{svg}"
+    );
     let err = fails(&["anomaly", "eval", &run_s, "--knn-baseline", "0"]);
     assert!(err.contains("--knn-baseline"), "{err}");
     let err = fails(&["anomaly", "eval", &run_s, "--knn-baseline", "100000"]);

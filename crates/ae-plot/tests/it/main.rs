@@ -1,7 +1,3 @@
-//! Integration tests for `ae-plot`, one binary (one link of burn) with a module per area.
+//! Integration tests for `ae-plot`.
 
-mod canvas;
-mod chart;
-mod font;
 mod plots;
-mod ticks;

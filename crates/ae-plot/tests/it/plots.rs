@@ -1,7 +1,5 @@
 //! The one-call helpers.
 
-use std::time::Instant;
-
 use ae_plot::{
     PlotError, category_color, palette, roc_plot, scatter_by_label, scatter_xy,
     xy_scatter_with_lines,
@@ -52,23 +50,76 @@ fn scatter_by_label_length_mismatch() {
 }
 
 #[test]
-fn scatter_by_label_is_fast_for_10k_points() {
+fn a_dense_scatter_keeps_every_label_colour_and_the_points_where_they_are() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.png");
-    let n = 10_000;
-    let points: Vec<(f64, f64)> = (0..n)
+    // Ten clusters along the x axis, one per label, 1,000 points each.
+    let points: Vec<(f64, f64)> = (0..10_000)
         .map(|i| {
-            let t = i as f64 * 0.37;
-            (t.sin() * (1.0 + t % 3.0), t.cos() * (1.0 + t % 5.0))
+            (
+                (i % 10) as f64 + 0.01 * (i / 10) as f64 % 0.3,
+                (i / 10) as f64 % 7.0,
+            )
         })
         .collect();
-    let labels: Vec<usize> = (0..n).map(|i| i % 10).collect();
-    let start = Instant::now();
+    let labels: Vec<usize> = (0..10_000).map(|i| i % 10).collect();
     scatter_by_label(&path, "10k", &points, Some(&labels), None).unwrap();
-    let elapsed = start.elapsed();
-    // Well under a second in release builds; generous for debug builds.
-    assert!(elapsed.as_secs_f64() < 3.0, "took {elapsed:?}");
-    assert!(path.exists());
+    let img = image::open(&path).unwrap().to_rgb8();
+    // Each label's colour lies left of the next one's: the x axis runs left to right.
+    let mean_x = |color| {
+        let xs: Vec<u32> = img
+            .enumerate_pixels()
+            .filter(|(x, _, p)| **p == color && *x < 600)
+            .map(|(x, _, _)| x)
+            .collect();
+        assert!(!xs.is_empty());
+        xs.iter().map(|&x| f64::from(x)).sum::<f64>() / xs.len() as f64
+    };
+    let centres: Vec<f64> = (0..10).map(|l| mean_x(category_color(l))).collect();
+    assert!(centres.windows(2).all(|w| w[0] < w[1]), "{centres:?}");
+}
+
+#[test]
+fn text_is_antialiased_and_greek_letters_are_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let draw = |title: &str| {
+        let path = dir.path().join("t.png");
+        scatter_xy(&path, title, "x", "y", &[(0.0, 0.0), (1.0, 1.0)]).unwrap();
+        image::open(&path).unwrap().to_rgb8()
+    };
+    // The title band: the caption above the plot.
+    let band = |img: &image::RgbImage| -> Vec<image::Rgb<u8>> {
+        (0..800)
+            .flat_map(|x| (0..40).map(move |y| (x, y)))
+            .map(|(x, y)| *img.get_pixel(x, y))
+            .collect()
+    };
+    let sigma = draw("noise σ = 0.5, β = 4");
+    let latin = draw("noise s = 0.5, b = 4");
+    let blank = draw("");
+    assert_ne!(
+        band(&sigma),
+        band(&latin),
+        "σ and β are drawn as themselves"
+    );
+    assert_ne!(band(&sigma), band(&blank));
+    // Antialiased glyphs: many shades between the text colour and the background.
+    let shades: std::collections::BTreeSet<[u8; 3]> = band(&sigma).iter().map(|p| p.0).collect();
+    assert!(shades.len() > 20, "{} shades", shades.len());
+}
+
+#[test]
+fn a_chart_saves_as_svg_by_its_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roc.svg");
+    let curve = vec![(0.0, 0.0), (0.1, 0.8), (1.0, 1.0)];
+    roc_plot(&path, "ROC σ", &[("model (AUROC 0.9)".to_string(), curve)]).unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(svg.starts_with("<svg"), "{}", &svg[..60.min(svg.len())]);
+    assert!(svg.contains("ROC σ") && svg.contains("model (AUROC 0.9)"));
+    // The curve, in the first palette colour (#266EB4).
+    assert!(svg.to_ascii_uppercase().contains("#266EB4"), "curve colour");
+    assert!(!dir.path().join("roc.png").exists());
 }
 
 #[test]
