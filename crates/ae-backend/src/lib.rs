@@ -229,9 +229,16 @@ pub fn probe_wgpu(choice: WgpuDeviceChoice) -> Result<burn_wgpu::WgpuDevice, Bac
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "no adapter".into());
+            let first = message.lines().next().unwrap_or_default();
+            // A bare `unwrap` deep in the runtime says nothing a user can act on.
+            let message = if first.contains("called `") || first.is_empty() {
+                "no adapter answered".to_string()
+            } else {
+                first.to_string()
+            };
             Err(BackendError::NoAdapter {
                 device: choice,
-                message: message.lines().next().unwrap_or_default().to_string(),
+                message,
             })
         }
     }
