@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ae_analysis::{
-    IsolationForest, IsolationForestSettings, NearestNeighbors, Pca, auroc, average_precision,
-    median, percentile, roc_curve, threshold_for_contamination, total_variation, write_npy_f64,
+    IsolationForest, IsolationForestSettings, Matrix, NearestNeighbors, Pca, auroc,
+    average_precision, median, percentile, roc_curve, threshold_for_contamination, total_variation,
+    write_npy_f64,
 };
 use ae_data::Dataset;
 use ae_io::AtomicFile;
@@ -35,15 +36,25 @@ pub enum ScoreKind {
     /// edge an image has; dividing that out scores detailed and plain images alike, a
     /// correction for input complexity in the spirit of Serrà et al. (2020). Images only.
     ErrorPerTv,
+    /// The squared Mahalanobis distance of the item's code (a VAE's posterior mean) from the
+    /// training codes' mean, under their covariance: how unusual the code is, whatever the
+    /// reconstruction.
+    Mahalanobis,
 }
 
 impl Named for ScoreKind {
-    const ALL: &'static [Self] = &[ScoreKind::Error, ScoreKind::Elbo, ScoreKind::ErrorPerTv];
+    const ALL: &'static [Self] = &[
+        ScoreKind::Error,
+        ScoreKind::Elbo,
+        ScoreKind::ErrorPerTv,
+        ScoreKind::Mahalanobis,
+    ];
     fn name(self) -> &'static str {
         match self {
             ScoreKind::Error => "error",
             ScoreKind::Elbo => "elbo",
             ScoreKind::ErrorPerTv => "error-per-tv",
+            ScoreKind::Mahalanobis => "mahalanobis",
         }
     }
     fn help(self) -> &'static str {
@@ -51,6 +62,9 @@ impl Named for ScoreKind {
             ScoreKind::Error => "squared error of the reconstruction from the code",
             ScoreKind::Elbo => "a VAE's negative ELBO",
             ScoreKind::ErrorPerTv => "the error divided by the image's total variation (images)",
+            ScoreKind::Mahalanobis => {
+                "the code's Mahalanobis distance from the training codes (squared)"
+            }
         }
     }
 }
@@ -153,6 +167,85 @@ pub struct AnomalyThreshold {
     pub normal_classes: Option<Vec<u32>>,
     /// The scores the threshold was fitted on (the validation split's, by default).
     pub validation: ScoreSummary,
+    /// The training codes' Gaussian, for the Mahalanobis score (so that a moved run scores
+    /// without its training data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_gaussian: Option<CodeGaussian>,
+}
+
+/// The mean and covariance of a set of codes, kept as the covariance's eigenvectors and
+/// eigenvalues: `d²(z) = Σ_k ((z − μ)·v_k)² / λ_k`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodeGaussian {
+    /// The mean code.
+    pub mean: Vec<f64>,
+    /// The covariance's eigenvectors, one per row.
+    pub axes: Vec<Vec<f64>>,
+    /// The variance along each axis (floored at a millionth of the largest, so that a code
+    /// dimension the data never uses does not divide by zero).
+    pub variances: Vec<f64>,
+}
+
+impl CodeGaussian {
+    /// The Gaussian (maximum likelihood: the covariance divides by n) of the rows of `codes`.
+    pub fn fit(codes: &Matrix) -> Result<Self> {
+        let (n, d) = codes.shape();
+        if n < 2 || d == 0 {
+            return Err(ToolkitError::Unsupported(format!(
+                "the Mahalanobis score needs at least 2 training codes, got {n} of {d} values"
+            )));
+        }
+        let mean = codes.column_means();
+        let mut covariance = Matrix::from_fn(d, d, |_, _| 0.0);
+        for i in 0..n {
+            let row = codes.row(i);
+            for a in 0..d {
+                let da = row[a] - mean[a];
+                for b in a..d {
+                    let value = covariance.get(a, b) + da * (row[b] - mean[b]);
+                    covariance.set(a, b, value);
+                }
+            }
+        }
+        for a in 0..d {
+            for b in a..d {
+                let value = covariance.get(a, b) / n as f64;
+                covariance.set(a, b, value);
+                covariance.set(b, a, value);
+            }
+        }
+        let eigen = ae_analysis::symmetric_eigen(&covariance)?;
+        let largest = eigen
+            .values
+            .first()
+            .copied()
+            .unwrap_or(0.0)
+            .max(f64::MIN_POSITIVE);
+        let floor = largest * 1e-6;
+        Ok(CodeGaussian {
+            mean,
+            axes: (0..d)
+                .map(|k| (0..d).map(|j| eigen.vectors.get(j, k)).collect())
+                .collect(),
+            variances: eigen.values.iter().map(|&v| v.max(floor)).collect(),
+        })
+    }
+
+    /// The squared Mahalanobis distance of `code`.
+    pub fn distance2(&self, code: &[f64]) -> f64 {
+        self.axes
+            .iter()
+            .zip(&self.variances)
+            .map(|(axis, variance)| {
+                let projection: f64 = axis
+                    .iter()
+                    .zip(code.iter().zip(&self.mean))
+                    .map(|(v, (z, m))| v * (z - m))
+                    .sum();
+                projection * projection / variance
+            })
+            .sum()
+    }
 }
 
 impl AnomalyThreshold {
@@ -233,6 +326,8 @@ pub struct AnomalyDetector<'r, B: Backend> {
     run: &'r TrainedRun<B>,
     score: ScoreKind,
     threshold: Option<AnomalyThreshold>,
+    /// The training codes' Gaussian, for [`ScoreKind::Mahalanobis`].
+    gaussian: Option<CodeGaussian>,
     /// Items scored at once.
     pub batch_size: usize,
 }
@@ -242,10 +337,15 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
     pub fn new(run: &'r TrainedRun<B>, score: Option<ScoreKind>) -> Result<Self> {
         let score = score.unwrap_or_else(|| default_score(run));
         check_score(run, score)?;
+        let gaussian = match score {
+            ScoreKind::Mahalanobis => Some(training_gaussian(run)?),
+            _ => None,
+        };
         Ok(Self {
             run,
             score,
             threshold: None,
+            gaussian,
             batch_size: 500,
         })
     }
@@ -255,9 +355,19 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
         let Some(threshold) = AnomalyThreshold::read(run.path())? else {
             return Ok(None);
         };
-        let mut detector = Self::new(run, Some(threshold.score))?;
-        detector.threshold = Some(threshold);
-        Ok(Some(detector))
+        check_score(run, threshold.score)?;
+        let gaussian = match (threshold.score, &threshold.code_gaussian) {
+            (ScoreKind::Mahalanobis, Some(gaussian)) => Some(gaussian.clone()),
+            (ScoreKind::Mahalanobis, None) => Some(training_gaussian(run)?),
+            _ => None,
+        };
+        Ok(Some(Self {
+            run,
+            score: threshold.score,
+            threshold: Some(threshold),
+            gaussian,
+            batch_size: 500,
+        }))
     }
 
     /// The score.
@@ -293,6 +403,7 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
             percentile: percentile_used,
             normal_classes: self.run.config().data.classes.clone(),
             validation: ScoreSummary::of(&scores, normal.labels.as_deref(), threshold)?,
+            code_gaussian: self.gaussian.clone(),
         };
         Ok(self.threshold.insert(threshold))
     }
@@ -341,16 +452,28 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
     /// The anomaly scores of `data`, with the backend's random state as it is (for items
     /// scored a chunk at a time after one seeding).
     fn raw_scores(&self, data: &Dataset) -> Result<Vec<f64>> {
-        let scores = self.run.score(data, self.batch_size)?;
         let values: Vec<f64> = match self.score {
-            ScoreKind::Error => scores.squared_error,
-            ScoreKind::Elbo => scores.loss,
-            ScoreKind::ErrorPerTv => scores
+            ScoreKind::Error => self.run.score(data, self.batch_size)?.squared_error,
+            ScoreKind::Elbo => self.run.score(data, self.batch_size)?.loss,
+            ScoreKind::ErrorPerTv => self
+                .run
+                .score(data, self.batch_size)?
                 .squared_error
                 .iter()
                 .zip(total_variations(data)?)
                 .map(|(error, tv)| error / (tv + TOTAL_VARIATION_FLOOR))
                 .collect(),
+            ScoreKind::Mahalanobis => {
+                let gaussian = self.gaussian.as_ref().ok_or_else(|| {
+                    ToolkitError::Unsupported(
+                        "the Mahalanobis score has no training codes to measure from".into(),
+                    )
+                })?;
+                let codes = self.run.encode(data, self.batch_size)?;
+                (0..codes.rows())
+                    .map(|i| gaussian.distance2(codes.row(i)))
+                    .collect()
+            }
         };
         if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
             return Err(ToolkitError::Unsupported(format!(
@@ -360,6 +483,12 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
         }
         Ok(values)
     }
+}
+
+/// The Gaussian of the run's training codes.
+fn training_gaussian<B: Backend>(run: &TrainedRun<B>) -> Result<CodeGaussian> {
+    let train = run.split(Split::Train)?;
+    CodeGaussian::fit(&run.encode(&train, 500)?)
 }
 
 /// The total variation of each item's target (its input, for an unpaired data set).
@@ -986,4 +1115,55 @@ pub fn knn_distances<B: Backend>(
     Ok((0..neighbors.len())
         .map(|i| neighbors.distances(i).iter().sum::<f64>() / k as f64)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn the_code_gaussian_measures_by_hand() {
+        // Mean 0, variances 0.5 along x and 2 along y (dividing by n = 4).
+        let codes = Matrix::new(4, 2, vec![1.0, 0.0, -1.0, 0.0, 0.0, 2.0, 0.0, -2.0]).unwrap();
+        let g = CodeGaussian::fit(&codes).unwrap();
+        assert!(close(g.mean[0], 0.0) && close(g.mean[1], 0.0));
+        for (code, expected) in [
+            ([1.0, 0.0], 2.0),
+            ([0.0, 2.0], 2.0),
+            ([1.0, 2.0], 4.0),
+            ([0.0, 0.0], 0.0),
+            ([-3.0, 1.0], 18.5),
+        ] {
+            assert!(close(g.distance2(&code), expected), "{code:?}");
+        }
+        // Rotated by 45 degrees, with the queries: the same distances (the covariance's
+        // axes, not the coordinate axes, count).
+        let (c, s) = (
+            std::f64::consts::FRAC_1_SQRT_2,
+            std::f64::consts::FRAC_1_SQRT_2,
+        );
+        let rotate = |x: f64, y: f64| [c * x - s * y, s * x + c * y];
+        let rotated: Vec<f64> = (0..4)
+            .flat_map(|i| rotate(codes.get(i, 0), codes.get(i, 1)))
+            .collect();
+        let g = CodeGaussian::fit(&Matrix::new(4, 2, rotated).unwrap()).unwrap();
+        assert!(close(g.distance2(&rotate(1.0, 2.0)), 4.0));
+        assert!(close(g.distance2(&rotate(-3.0, 1.0)), 18.5));
+    }
+
+    #[test]
+    fn an_unused_code_dimension_is_floored_not_divided_by_zero() {
+        let codes = Matrix::new(3, 2, vec![1.0, 5.0, 2.0, 5.0, 3.0, 5.0]).unwrap();
+        let g = CodeGaussian::fit(&codes).unwrap();
+        let along = g.distance2(&[3.0, 5.0]);
+        // Variance 2/3 along the first dimension: (3 - 2)² / (2/3) = 1.5.
+        assert!(close(along, 1.5), "{along}");
+        let off = g.distance2(&[2.0, 5.1]);
+        assert!(off.is_finite() && off > 1e3, "{off}");
+        assert!(CodeGaussian::fit(&Matrix::new(1, 2, vec![0.0, 0.0]).unwrap()).is_err());
+    }
 }

@@ -396,6 +396,44 @@ learning_rate = 0.01
         svg.starts_with("<svg") && svg.contains("Isolation Forest (AUROC"),
         "{svg}"
     );
+    // The Mahalanobis score by hand: the code is 1-D, so (z - mean)² / variance of the
+    // training codes (the variance dividing by n).
+    let codes = |split: &str| {
+        let out = dir.path().join(format!("codes-{split}"));
+        ok(&["encode", &run_s, "--split", split, "--out", &path_str(&out)]);
+        let npy = ae_toolkit::analysis::read_npy_f32(out.join("latents.npy")).unwrap();
+        assert_eq!(npy.shape[1], 1);
+        npy.data.iter().map(|&z| f64::from(z)).collect::<Vec<f64>>()
+    };
+    let train_codes = codes("train");
+    let n = train_codes.len() as f64;
+    let mean = train_codes.iter().sum::<f64>() / n;
+    let variance = train_codes.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / n;
+    let mahalanobis_csv = dir.path().join("mahalanobis.csv");
+    let report = ok(&[
+        "anomaly",
+        "score",
+        &run_s,
+        "--score",
+        "mahalanobis",
+        "--out",
+        &path_str(&mahalanobis_csv),
+    ]);
+    // anomaly.json was fitted for another score: scores without flags.
+    assert!(report["threshold"].is_null(), "{report}");
+    let scores = read_unflagged(&mahalanobis_csv);
+    let test_codes = codes("test");
+    assert_eq!(scores.len(), test_codes.len());
+    for (score, z) in scores.iter().zip(&test_codes) {
+        let expected = (z - mean).powi(2) / variance;
+        assert!(
+            (score - expected).abs() <= 1e-6 * expected.max(1.0),
+            "{score} vs {expected}"
+        );
+    }
+    let eval = ok(&["anomaly", "eval", &run_s, "--score", "mahalanobis"]);
+    assert_eq!(eval["score"], "mahalanobis");
+    assert!(eval["auroc"].as_f64().unwrap() > 0.0, "{eval}");
     let err = fails(&["anomaly", "eval", &run_s, "--knn-baseline", "0"]);
     assert!(err.contains("--knn-baseline"), "{err}");
     let err = fails(&["anomaly", "eval", &run_s, "--knn-baseline", "100000"]);
@@ -431,6 +469,36 @@ learning_rate = 0.01
     std::fs::write(&bad, "a,b,kind\n1,2,normal\n").unwrap();
     let err = fails(&["anomaly", "score", &run_s, "--data-path", &path_str(&bad)]);
     assert!(err.contains("bad.csv"), "{err}");
+
+    // A Mahalanobis detector keeps the training codes' Gaussian (the mean measured by hand
+    // above) in anomaly.json, so the run scores with the table hidden, flagging by the saved
+    // threshold.
+    let fit = ok(&[
+        "anomaly",
+        "fit",
+        &run_s,
+        "--score",
+        "mahalanobis",
+        "--contamination",
+        "0.05",
+    ]);
+    let saved_mean = fit["anomaly"]["code_gaussian"]["mean"][0].as_f64().unwrap();
+    assert!((saved_mean - mean).abs() < 1e-9, "{saved_mean} vs {mean}");
+    std::fs::rename(&csv, dir.path().join("hidden.csv")).unwrap();
+    let flagged_csv = dir.path().join("mahalanobis-flagged.csv");
+    let report = ok(&[
+        "anomaly",
+        "score",
+        &run_s,
+        "--data-path",
+        &path_str(&other),
+        "--out",
+        &path_str(&flagged_csv),
+    ]);
+    assert_eq!(report["score"], "mahalanobis");
+    let rows = read_scores(&flagged_csv);
+    let threshold = report["threshold"].as_f64().unwrap();
+    assert!(rows.iter().all(|r| r.flag == (r.score > threshold)));
 }
 
 #[test]
