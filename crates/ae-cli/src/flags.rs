@@ -69,6 +69,12 @@ pub struct Cli {
     /// Write every chart also as SVG, beside its PNG (same name, .svg).
     #[arg(long, global = true)]
     pub svg: bool,
+    /// Less on stderr: no progress and no notices, only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More on stderr: the libraries' log events (burn's) at info level, with -vv at debug.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

@@ -79,7 +79,22 @@ fn run(cli: Cli) -> Result<serde_json::Value> {
         kind: backend,
         wgpu_device: cli.wgpu_device,
     };
-    let reporter = if std::io::stderr().is_terminal() && !cli.plain {
+    if cli.verbose > 0 {
+        let level = if cli.verbose == 1 {
+            tracing_subscriber::filter::LevelFilter::INFO
+        } else {
+            tracing_subscriber::filter::LevelFilter::DEBUG
+        };
+        // burn logs through `log`; the subscriber takes those records too. A logger set
+        // already (by an embedding program) stays.
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .try_init();
+    }
+    let reporter = if cli.quiet {
+        Reporter::silent()
+    } else if std::io::stderr().is_terminal() && !cli.plain {
         // Bars redrawn twice a second want reports at least every second.
         let bars = progress::Bars::new();
         Reporter::new(move |report| bars.show(report)).with_pace(Duration::from_secs(1))

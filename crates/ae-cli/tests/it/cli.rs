@@ -743,3 +743,54 @@ fn completions_and_version_describe_this_binary() {
         "{version}"
     );
 }
+
+#[test]
+fn quiet_and_verbose_set_how_much_goes_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = datasets();
+    let train = |flag: &str, name: &str| {
+        let run = dir.path().join(name);
+        let out = ae(&[
+            flag,
+            "train",
+            "--model",
+            "ae",
+            "--data",
+            "mnist",
+            "--data-path",
+            &data,
+            "--limit",
+            "200",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "50",
+            "--hidden",
+            "16",
+            "--latent",
+            "2",
+            "--no-pictures",
+            "--run-dir",
+            &path_str(&run),
+        ]);
+        assert!(out.status.success(), "{flag}: {}", stderr(&out));
+        // stdout is the report, whatever the flag.
+        json(&out);
+        stderr(&out)
+    };
+    let plain = train("--plain", "plain");
+    assert!(plain.contains("epoch 1/1 train"), "{plain}");
+    assert_eq!(train("-q", "quiet"), "", "-q leaves only errors");
+    // -v adds burn's own log records (it logs each epoch's training step at info level).
+    let verbose = train("-v", "verbose");
+    assert!(verbose.contains("epoch 1/1 train"), "{verbose}");
+    assert!(
+        verbose.contains("INFO") && verbose.contains("Executing training step for epoch 1"),
+        "{verbose}"
+    );
+    let err = fails(&["-q", "-v", "pca", "--data", "mnist"]);
+    assert!(
+        err.contains("--quiet") && err.contains("--verbose"),
+        "{err}"
+    );
+}
