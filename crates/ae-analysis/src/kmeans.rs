@@ -2,7 +2,7 @@
 
 use rand::rngs::ChaCha12Rng;
 
-use crate::progress::OnProgress;
+use crate::progress::{OnProgress, Stage};
 
 use crate::error::{AnalysisError, Result, check_finite};
 use crate::matrix::{Matrix, squared_distance};
@@ -102,7 +102,7 @@ impl KMeans {
             if best.as_ref().is_none_or(|b| run.inertia < b.inertia) {
                 best = Some(run);
             }
-            on_progress("k-means", restart + 1, restarts);
+            on_progress(Stage::KMEANS, restart + 1, restarts);
         }
         best.ok_or(AnalysisError::InvalidParameter {
             name: "restarts",

@@ -58,7 +58,7 @@ pub use npy::{
     write_npy_i64,
 };
 pub use pca::Pca;
-pub use progress::OnProgress;
+pub use progress::{OnProgress, Stage};
 pub use roc::{auroc, average_precision, percentile, roc_curve, threshold_for_contamination};
 pub use stats::{average_ranks, median, pearson, spearman};
 pub use subspace::{orthonormal_basis, principal_angles_degrees};

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{AnalysisError, Result, check_finite};
 use crate::matrix::{Matrix, squared_distance};
-use crate::progress::OnProgress;
+use crate::progress::{OnProgress, Stage};
 
 /// The `k` nearest rows (Euclidean distance) of every row of a matrix, among its other rows or
 /// among the rows of a reference matrix.
@@ -143,7 +143,7 @@ fn search(
                     let i = first + offset;
                     if offset % REPORT_ROWS == REPORT_ROWS - 1 {
                         let total = done.fetch_add(REPORT_ROWS, Ordering::Relaxed) + REPORT_ROWS;
-                        on_progress("nearest neighbours", total.min(n), n);
+                        on_progress(Stage::NEIGHBOURS, total.min(n), n);
                     }
                     let skip = skip_self.then_some(i);
                     nearest_to(reference, queries.row(i), skip, k, &mut best);
@@ -159,7 +159,7 @@ fn search(
             });
         }
     });
-    on_progress("nearest neighbours", n, n);
+    on_progress(Stage::NEIGHBOURS, n, n);
     Ok(NearestNeighbors {
         k,
         indices,

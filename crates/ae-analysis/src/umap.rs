@@ -22,7 +22,7 @@ use crate::eigen::symmetric_eigen;
 use crate::error::{AnalysisError, Result, check_finite};
 use crate::matrix::{Matrix, squared_distance};
 use crate::neighbors::NearestNeighbors;
-use crate::progress::OnProgress;
+use crate::progress::{OnProgress, Stage};
 use crate::rng::{index, seeded, standard_normal};
 
 /// Largest coordinate of the spectral start after scaling (as in the reference implementation).
@@ -658,7 +658,7 @@ fn optimize_layout(
     let mut pull = vec![0.0f64; dim];
     for epoch in 0..epochs {
         if epoch % 10 == 0 {
-            on_progress("UMAP layout", epoch, epochs);
+            on_progress(Stage::UMAP_LAYOUT, epoch, epochs);
         }
         let alpha = learning_rate * (1.0 - epoch as f64 / epochs as f64);
         let now = epoch as f64;
@@ -698,7 +698,7 @@ fn optimize_layout(
             next_negative[e] += draws as f64 * negative_period[e];
         }
     }
-    on_progress("UMAP layout", epochs, epochs);
+    on_progress(Stage::UMAP_LAYOUT, epochs, epochs);
 }
 
 /// Moves point `i` away from point `other` by one repulsive step.

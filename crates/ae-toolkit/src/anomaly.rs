@@ -196,24 +196,18 @@ impl CodeGaussian {
             )));
         }
         let mean = codes.column_means();
-        let mut covariance = Matrix::from_fn(d, d, |_, _| 0.0);
+        let mut centered = codes.clone();
         for i in 0..n {
-            let row = codes.row(i);
-            for a in 0..d {
-                let da = row[a] - mean[a];
-                for b in a..d {
-                    let value = covariance.get(a, b) + da * (row[b] - mean[b]);
-                    covariance.set(a, b, value);
-                }
+            for (z, m) in centered.row_mut(i).iter_mut().zip(&mean) {
+                *z -= m;
             }
         }
-        for a in 0..d {
-            for b in a..d {
-                let value = covariance.get(a, b) / n as f64;
-                covariance.set(a, b, value);
-                covariance.set(b, a, value);
-            }
-        }
+        let mut covariance = centered.gram();
+        let inverse_n = 1.0 / n as f64;
+        covariance
+            .data_mut()
+            .iter_mut()
+            .for_each(|c| *c *= inverse_n);
         let eigen = ae_analysis::symmetric_eigen(&covariance)?;
         let largest = eigen
             .values

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ae_analysis::Stage;
 use serde::Serialize;
 
 use crate::pretraining::RbmEpoch;
@@ -273,23 +274,18 @@ pub struct StageCounters {
 
 impl StageCounters {
     /// Records `done` of `total` units of `stage`.
-    pub fn update(&self, stage: &'static str, done: usize, total: usize) {
+    pub fn update(&self, stage: Stage, done: usize, total: usize) {
         let mut counters = self
             .counters
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let position = match counters.iter().position(|(name, _)| *name == stage) {
+        let position = match counters.iter().position(|(name, _)| *name == stage.name) {
             Some(position) => position,
             None => {
-                let unit = if stage.contains("neighbour") {
-                    "rows"
-                } else if stage.contains("k-means") {
-                    "restarts"
-                } else {
-                    "epochs"
-                };
-                let counter = self.reporter.counter(stage, unit, total, self.interval);
-                counters.push((stage, counter));
+                let counter = self
+                    .reporter
+                    .counter(stage.name, stage.unit, total, self.interval);
+                counters.push((stage.name, counter));
                 counters.len() - 1
             }
         };
@@ -389,11 +385,11 @@ mod tests {
         let sink = seen.clone();
         let reporter = Reporter::new(move |p| sink.lock().unwrap().push(p.to_string()));
         let stages = reporter.stages(Duration::from_secs(3600));
-        stages.update("nearest neighbours", 256, 600);
-        stages.update("nearest neighbours", 512, 600);
-        stages.update("nearest neighbours", 600, 600);
-        stages.update("UMAP layout", 0, 50);
-        stages.update("UMAP layout", 50, 50);
+        stages.update(Stage::NEIGHBOURS, 256, 600);
+        stages.update(Stage::NEIGHBOURS, 512, 600);
+        stages.update(Stage::NEIGHBOURS, 600, 600);
+        stages.update(Stage::UMAP_LAYOUT, 0, 50);
+        stages.update(Stage::UMAP_LAYOUT, 50, 50);
         // Each line up to its time: `stage: done/total unit`.
         let counts: Vec<String> = seen
             .lock()

@@ -76,7 +76,7 @@ fn reproducible_from_seed() {
     // Told of each restart, with the same result.
     let seen = std::sync::Mutex::new(Vec::new());
     let c = KMeans::fit_with_progress(&noisy, 6, 9, 2, 30, &|stage, done, total| {
-        seen.lock().unwrap().push((stage, done, total))
+        seen.lock().unwrap().push((stage.name, done, total))
     })
     .unwrap();
     assert_eq!(a, c);

@@ -110,7 +110,7 @@ fn umap_tells_its_progress_stage_by_stage_and_embeds_the_same() {
     };
     let seen = std::sync::Mutex::new(Vec::new());
     let with = Umap::fit_with_progress(&data, &s, &|stage, done, total| {
-        seen.lock().unwrap().push((stage, done, total))
+        seen.lock().unwrap().push((stage.name, done, total))
     })
     .unwrap();
     assert_eq!(with, Umap::fit(&data, &s).unwrap());
