@@ -57,23 +57,14 @@ impl ReferenceModel {
         let shape = InputShape::new(1, 28, 28);
         match self {
             Self::MlpVae => ModelConfig::Vae(
-                VaeConfig::new(
-                    20,
-                    ArchitectureConfig::Mlp {
-                        hidden: vec![400],
-                        activation: Activation::Relu,
-                    },
-                )
-                .with_input_shape(shape)
-                .with_likelihood(Likelihood::Bernoulli),
+                VaeConfig::new(20, ArchitectureConfig::mlp(vec![400], Activation::Relu))
+                    .with_input_shape(shape)
+                    .with_likelihood(Likelihood::Bernoulli),
             ),
             Self::DeepAe => ModelConfig::Autoencoder(
                 AutoencoderConfig::new(
                     30,
-                    ArchitectureConfig::Mlp {
-                        hidden: vec![1000, 500, 250],
-                        activation: Activation::Relu,
-                    },
+                    ArchitectureConfig::mlp(vec![1000, 500, 250], Activation::Relu),
                 )
                 .with_input_shape(shape)
                 .with_loss(ReconstructionLoss::Bce),

@@ -1,4 +1,4 @@
-//! Dataset checksums: the "SHA-256 of the .gz files" section of `datasets/README.md`
+//! Dataset checksums: the "SHA-256 of the shipped files" section of `datasets/README.md`
 //! checked against the files.
 
 use std::fmt;
@@ -68,7 +68,7 @@ fn is_checksum_heading(line: &str) -> bool {
 pub fn parse_checksums(readme: &str) -> Result<Vec<Checksum>> {
     let mut lines = readme.lines().enumerate();
     if !lines.any(|(_, line)| is_checksum_heading(line)) {
-        bail!("the README has no \"SHA-256 of the .gz files\" section");
+        bail!("the README has no \"SHA-256 of the shipped files\" section");
     }
     let mut checksums = Vec::new();
     for (index, line) in lines {

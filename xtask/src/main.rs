@@ -2,6 +2,7 @@
 //! run the backend benchmarks, and check the shipped datasets' checksums.
 
 mod bench;
+mod bench_anomaly;
 mod datasets;
 mod experiments;
 
@@ -42,6 +43,14 @@ enum Task {
     ///
     /// Example: cargo xtask bench --features flex --pytorch -- --measurement-time 3
     Bench(BenchArgs),
+    /// Benchmark tabular anomaly detection over datasets/tabular: our autoencoder and the
+    /// classical baselines of `ae anomaly eval --baselines` on one-class splits, median AUROC
+    /// and AUPRC over seeds with their spread, with --pyod side by side with PyOD's
+    /// AutoEncoder, VAE, Isolation Forest, one-class SVM and PCA on the same splits; then the
+    /// time to train and score a 10,000 x 30 table. Saves target/bench/anomaly/anomaly.{md,json}.
+    ///
+    /// Example: cargo xtask bench-anomaly --pyod -- --epochs 50
+    BenchAnomaly(bench_anomaly::BenchAnomalyArgs),
     /// Verify the SHA-256 of every file listed in datasets/README.md.
     ///
     /// Prints OK, MISMATCH or MISSING per file and fails if any file is not OK.
@@ -103,6 +112,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::Train(args) => train(&root, args),
         Task::List => list(&root),
         Task::Bench(args) => bench::bench(&root, args),
+        Task::BenchAnomaly(args) => bench_anomaly::bench_anomaly(&root, args),
         Task::CheckDatasets => datasets::check_all(&root),
     }
 }

@@ -11,16 +11,17 @@ use ae_toolkit::dec::DecRunSettings;
 use ae_toolkit::demo::ManifoldSettings;
 use ae_toolkit::denoise::DenoiseSettings;
 use ae_toolkit::evaluate::{EvalSettings, NllSettings};
-use ae_toolkit::harness::RunDir;
 use ae_toolkit::harness::deep_clustering::DecSettings;
+use ae_toolkit::harness::{OptimizerKind, RunDir};
 use ae_toolkit::latent::{AttributeSettings, InterpolateSettings, TraverseSettings};
 use ae_toolkit::models::{
     Activation, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood, ModelConfig,
-    Objective, ReconstructionLoss, VaeConfig,
+    NormKind, Objective, ReconstructionLoss, VaeConfig,
 };
 use ae_toolkit::sample::SampleSettings;
 use ae_toolkit::{
-    ExperimentConfig, ItemSource, Reporter, Split, TrainOptions, TrainedRun, TrainingConfig,
+    ExperimentConfig, ItemSource, Reporter, Split, TabularDefaults, TrainOptions, TrainedRun,
+    TrainingConfig,
 };
 use anyhow::{Result, anyhow, bail};
 use burn::tensor::backend::AutodiffBackend;
@@ -63,6 +64,19 @@ impl BackendTask for Dispatch {
                     reporter: reporter.clone(),
                     stop_on_ctrl_c: true,
                 };
+                if let Some(members) = args.ensemble {
+                    let settings = ae_toolkit::ensemble::EnsembleSettings {
+                        members,
+                        bootstrap: args.bootstrap,
+                    };
+                    return json(ae_toolkit::ensemble::train_ensemble::<B>(
+                        &config,
+                        run.path(),
+                        &device,
+                        &options,
+                        &settings,
+                    )?);
+                }
                 let mut report = ae_toolkit::train::<B>(&config, run.path(), &device, &options)?;
                 if !args.no_pictures && config.data.source.is_images() {
                     let trained = open(run.path())?;
@@ -362,25 +376,48 @@ pub fn pca(args: &PcaArgs) -> Result<Value> {
     )?)
 }
 
-/// The model config that `ae train`'s model flags describe.
-fn model_from_flags(args: &TrainArgs) -> Result<ModelConfig> {
+/// The model config that `ae train`'s model flags describe; `tabular` picks the table
+/// defaults ([`TabularDefaults`]) for what the flags leave out.
+fn model_from_flags(args: &TrainArgs, tabular: bool) -> Result<ModelConfig> {
     let kind = args
         .model
         .ok_or_else(|| anyhow!("give --config FILE or --model ae|vae"))?;
+    let defaults = TabularDefaults::default();
     let activation = args.activation.unwrap_or(Activation::Relu);
     let architecture = match &args.conv {
-        Some(channels) => ArchitectureConfig::Conv {
-            channels: channels.clone(),
-            kernel_size: 4,
-            activation,
-        },
+        Some(channels) => {
+            if args.norm.is_some() || args.dropout.is_some() {
+                bail!("--norm and --dropout apply to MLPs, not to --conv models");
+            }
+            ArchitectureConfig::Conv {
+                channels: channels.clone(),
+                kernel_size: 4,
+                activation,
+            }
+        }
         None => ArchitectureConfig::Mlp {
-            hidden: args.hidden.clone().unwrap_or_else(|| vec![400]),
+            hidden: args.hidden.clone().unwrap_or_else(|| {
+                if tabular {
+                    defaults.hidden.clone()
+                } else {
+                    vec![400]
+                }
+            }),
             activation,
+            norm: args.norm.unwrap_or(if tabular {
+                defaults.norm
+            } else {
+                NormKind::None
+            }),
+            dropout: args
+                .dropout
+                .unwrap_or(if tabular { defaults.dropout } else { 0.0 }),
         },
     };
     let shape = InputShape::new(1, 28, 28);
-    let latent = args.latent.unwrap_or(20);
+    let latent = args
+        .latent
+        .unwrap_or(if tabular { defaults.latent } else { 20 });
     Ok(match kind {
         ModelKind::Ae => {
             if args.objective.is_some() || args.samples.is_some() {
@@ -389,11 +426,20 @@ fn model_from_flags(args: &TrainArgs) -> Result<ModelConfig> {
             ModelConfig::Autoencoder(
                 AutoencoderConfig::new(latent, architecture)
                     .with_input_shape(shape)
-                    .with_loss(args.loss.unwrap_or(ReconstructionLoss::Bce)),
+                    .with_loss(args.loss.unwrap_or(if tabular {
+                        ReconstructionLoss::SquaredError
+                    } else {
+                        ReconstructionLoss::Bce
+                    })),
             )
         }
         ModelKind::Vae => {
-            let likelihood = match args.likelihood.unwrap_or(LikelihoodKind::Bernoulli) {
+            let default_likelihood = if tabular {
+                LikelihoodKind::Gaussian
+            } else {
+                LikelihoodKind::Bernoulli
+            };
+            let likelihood = match args.likelihood.unwrap_or(default_likelihood) {
                 LikelihoodKind::Bernoulli => Likelihood::Bernoulli,
                 LikelihoodKind::Gaussian => Likelihood::Gaussian {
                     variance: args.variance,
@@ -424,6 +470,8 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
         || args.hidden.is_some()
         || args.conv.is_some()
         || args.activation.is_some()
+        || args.norm.is_some()
+        || args.dropout.is_some()
         || args.likelihood.is_some()
         || args.loss.is_some()
         || args.objective.is_some()
@@ -432,18 +480,31 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
         Some(path) => {
             if model_flags {
                 bail!(
-                    "model flags (--model, --latent, --hidden, --conv, --activation, --likelihood, --loss, --objective, --samples) cannot be combined with --config: edit {}",
+                    "model flags (--model, --latent, --hidden, --conv, --activation, --norm, --dropout, --likelihood, --loss, --objective, --samples) cannot be combined with --config: edit {}",
                     path.display()
                 );
             }
             ExperimentConfig::load(path)?
         }
-        None => ExperimentConfig {
-            seed: 42,
-            data: DataConfig::new(DataSource::Mnist),
-            model: model_from_flags(args)?,
-            training: TrainingConfig::default(),
-        },
+        None => {
+            let tabular = args.data == Some(DataSource::Csv);
+            let mut training = TrainingConfig::default();
+            if tabular {
+                let defaults = TabularDefaults::default();
+                training.epochs = defaults.epochs;
+                training.batch_size = defaults.batch_size;
+                training.learning_rate = defaults.learning_rate;
+                training.optimizer = OptimizerKind::Adamw;
+                training.weight_decay = defaults.weight_decay;
+                training.shrink_batch_to_data = true;
+            }
+            ExperimentConfig {
+                seed: 42,
+                data: DataConfig::new(DataSource::Mnist),
+                model: model_from_flags(args, tabular)?,
+                training,
+            }
+        }
     };
     let data = &mut config.data;
     if let Some(source) = args.data {
@@ -490,9 +551,16 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
     }
     if let Some(batch) = args.batch_size {
         config.training.batch_size = batch;
+        config.training.shrink_batch_to_data = false;
     }
     if let Some(lr) = args.lr {
         config.training.learning_rate = lr;
+    }
+    if let Some(decay) = args.weight_decay {
+        config.training.weight_decay = decay;
+        if decay > 0.0 {
+            config.training.optimizer = OptimizerKind::Adamw;
+        }
     }
     if let Some(seed) = args.seed {
         config.seed = seed;

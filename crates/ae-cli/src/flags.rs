@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use ae_toolkit::anomaly::ScoreKind;
 use ae_toolkit::backend::{BackendKind, WgpuDeviceChoice};
 use ae_toolkit::data::DataSource;
-use ae_toolkit::models::{Activation, ReconstructionLoss};
+use ae_toolkit::models::{Activation, NormKind, ReconstructionLoss};
 use ae_toolkit::sample::SampleSource;
 use ae_toolkit::{ItemSource, Named, Split};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -282,6 +282,13 @@ pub struct TrainArgs {
     /// Hidden activation.
     #[arg(long, value_parser = named::<Activation>())]
     pub activation: Option<Activation>,
+    /// Normalization of every MLP hidden layer (default: layer for --data csv, else none).
+    #[arg(long, value_parser = named::<NormKind>())]
+    pub norm: Option<NormKind>,
+    /// Dropout probability after every MLP hidden layer while training, in [0, 1) (default:
+    /// the tabular default for --data csv, else 0).
+    #[arg(long)]
+    pub dropout: Option<f64>,
     /// VAE likelihood.
     #[arg(long, value_enum)]
     pub likelihood: Option<LikelihoodKind>,
@@ -320,9 +327,20 @@ pub struct TrainArgs {
     /// Learning rate.
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Decoupled weight decay (AdamW); a positive value switches the optimizer to AdamW.
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
     /// Seed for initialization, shuffling, noise and sampling.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Train an ensemble of K models (seeds SEED, SEED+1, …; each its own split of the data)
+    /// saved as one run: member 0 in the run folder, the others in RUN/members/<k>. Anomaly
+    /// scores are then the mean of the members' standardized scores.
+    #[arg(long, value_name = "K")]
+    pub ensemble: Option<usize>,
+    /// Train every member of --ensemble on a bootstrap sample of its training items.
+    #[arg(long, requires = "ensemble")]
+    pub bootstrap: bool,
     /// Don't write reconstructions.png after training.
     #[arg(long)]
     pub no_pictures: bool,
@@ -700,8 +718,8 @@ pub struct AnomalyEvalArgs {
     #[arg(long, value_name = "K")]
     pub knn_baseline: Option<usize>,
     /// Also score with the classical detectors, fitted on the run's training items as the
-    /// model sees them: PCA reconstruction error (as many components as the code), Isolation
-    /// Forest (100 trees of 256 items) and 5-NN (or --knn-baseline K).
+    /// model sees them: PCA reconstruction error (as many components as the code, fewer than
+    /// the columns), Isolation Forest (100 trees of 256 items) and 5-NN (or --knn-baseline K).
     #[arg(long)]
     pub baselines: bool,
 }

@@ -169,6 +169,11 @@ pub struct DataConfig {
     /// `u ~ U(0, 1)` each use, so a continuous likelihood's bits per dimension are meaningful.
     #[serde(default)]
     pub dequantize: bool,
+    /// Train on a bootstrap sample of the training split: as many items, drawn with
+    /// replacement (seeded by the run's seed), so that an ensemble's members see different
+    /// data. The validation and test splits are left whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bootstrap: bool,
     /// Corruptions applied, in order, to the input (the target stays clean).
     #[serde(default)]
     pub corruptions: Vec<Corruption>,
@@ -199,6 +204,7 @@ impl DataConfig {
             classes: None,
             binarize: false,
             dequantize: false,
+            bootstrap: false,
             corruptions: Vec::new(),
         }
     }

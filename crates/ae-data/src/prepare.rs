@@ -189,6 +189,15 @@ fn keep_labels(data: &Dataset, keep: &[u32]) -> Dataset {
     data.subset(&indices)
 }
 
+/// As many items of `data` as it has, drawn with replacement (seeded).
+fn bootstrap_sample(data: &Dataset, seed: u64) -> Dataset {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::ChaCha12Rng::seed_from_u64(seed ^ 0xB007_5742_A11D_0001);
+    let n = data.len();
+    let indices: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+    data.subset(&indices)
+}
+
 /// Loads, filters, splits, limits and standardizes the data of `config`, fitting the
 /// standardization of a table on its training items.
 ///
@@ -259,6 +268,9 @@ pub fn prepare_with(
         train = train.take(limit.min(train.len()));
         valid = valid.take(limit.min(valid.len()));
     }
+    if config.bootstrap {
+        train = bootstrap_sample(&train, seed);
+    }
     let mut test = match (held_out, test_path_items) {
         // An official test split is evaluated whole, and so is a separate test set.
         (Some(test), _) if config.source.has_official_test_split() => test,
@@ -286,12 +298,18 @@ pub fn prepare_with(
                 })?;
                 stats.clone()
             }
-            None => Standardization::fit(&train).map_err(|e| match &config.path {
-                Some(path) => {
-                    DataError::format(path, format!("{e} (in the {} training rows)", train.len()))
-                }
-                None => e,
-            })?,
+            // A column constant over the training rows (an unused pixel of a digit, a flag that
+            // normal rows never set) is centred and left unscaled, as scikit-learn's
+            // StandardScaler does: any other value in it is then an error the model shows.
+            None => {
+                Standardization::fit_with(&train, None, true).map_err(|e| match &config.path {
+                    Some(path) => DataError::format(
+                        path,
+                        format!("{e} (in the {} training rows)", train.len()),
+                    ),
+                    None => e,
+                })?
+            }
         };
         stats.apply(&mut train);
         stats.apply(&mut valid);

@@ -5,15 +5,19 @@ use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::conv::{ConvDecoder, ConvEncoder};
-use crate::mlp::{Mlp, MlpConfig};
+use crate::mlp::{Mlp, MlpConfig, NormKind};
 use crate::{Activation, InputShape, ModelError};
 
 fn default_kernel_size() -> usize {
     4
 }
 
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// The network family of the encoder; the decoder mirrors it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ArchitectureConfig {
     /// Fully connected layers; the decoder uses the hidden widths in reverse.
@@ -23,6 +27,12 @@ pub enum ArchitectureConfig {
         /// Activation between layers (`none` gives a linear autoencoder).
         #[serde(default)]
         activation: Activation,
+        /// Normalization of every hidden layer (`none`, `batch` or `layer`).
+        #[serde(default, skip_serializing_if = "is_default")]
+        norm: NormKind,
+        /// Dropout probability after every hidden layer, while training.
+        #[serde(default, skip_serializing_if = "is_default")]
+        dropout: f64,
     },
     /// Stride-2 convolutions, then a linear layer to the code; mirrored by transposed convolutions.
     Conv {
@@ -38,13 +48,30 @@ pub enum ArchitectureConfig {
 }
 
 impl ArchitectureConfig {
+    /// An MLP with these hidden widths and activation, without normalization or dropout.
+    pub fn mlp(hidden: Vec<usize>, activation: Activation) -> Self {
+        ArchitectureConfig::Mlp {
+            hidden,
+            activation,
+            norm: NormKind::None,
+            dropout: 0.0,
+        }
+    }
+
     /// Checks the widths against the input shape without building anything.
     pub fn validate(&self, shape: InputShape) -> Result<(), ModelError> {
         match self {
-            ArchitectureConfig::Mlp { hidden, .. } => {
+            ArchitectureConfig::Mlp {
+                hidden, dropout, ..
+            } => {
                 if hidden.contains(&0) {
                     return Err(ModelError::InvalidConfig(format!(
                         "hidden layer widths must be positive, got {hidden:?}"
+                    )));
+                }
+                if !(0.0..1.0).contains(dropout) {
+                    return Err(ModelError::InvalidConfig(format!(
+                        "dropout must lie in [0, 1), got {dropout}"
                     )));
                 }
             }
@@ -73,9 +100,16 @@ impl ArchitectureConfig {
     ) -> Result<Encoder<B>, ModelError> {
         self.validate(shape)?;
         Ok(match self {
-            ArchitectureConfig::Mlp { hidden, activation } => Encoder::Mlp(
+            ArchitectureConfig::Mlp {
+                hidden,
+                activation,
+                norm,
+                dropout,
+            } => Encoder::Mlp(
                 MlpConfig::new(shape.dim(), hidden.clone(), output)
                     .with_activation(*activation)
+                    .with_norm(*norm)
+                    .with_dropout(*dropout)
                     .init(device),
             ),
             ArchitectureConfig::Conv {
@@ -104,13 +138,20 @@ impl ArchitectureConfig {
     ) -> Result<Decoder<B>, ModelError> {
         self.validate(shape)?;
         Ok(match self {
-            ArchitectureConfig::Mlp { hidden, activation } => Decoder::Mlp(
+            ArchitectureConfig::Mlp {
+                hidden,
+                activation,
+                norm,
+                dropout,
+            } => Decoder::Mlp(
                 MlpConfig::new(
                     latent,
                     hidden.iter().rev().copied().collect(),
                     shape.dim() * outputs_per_value,
                 )
                 .with_activation(*activation)
+                .with_norm(*norm)
+                .with_dropout(*dropout)
                 .init(device),
             ),
             ArchitectureConfig::Conv {

@@ -1,13 +1,41 @@
-//! A multilayer perceptron: linear layers with an activation between them.
+//! A multilayer perceptron: linear layers with an activation between them, optionally
+//! normalized and with dropout.
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{
+    BatchNormConfig, DropoutConfig, LayerNormConfig, Linear, LinearConfig, norm::Normalization,
+};
 use burn::tensor::{Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
 
 use crate::Activation;
 
-/// Widths and activation of an MLP.
+/// Normalization after each hidden linear layer, before its activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormKind {
+    /// No normalization.
+    #[default]
+    None,
+    /// Batch normalization (Ioffe and Szegedy, 2015): each unit standardized over the batch
+    /// while training, by running means and variances afterwards.
+    Batch,
+    /// Layer normalization (Ba et al., 2016): each item's units standardized together.
+    Layer,
+}
+
+impl NormKind {
+    fn init<B: Backend>(self, width: usize, device: &B::Device) -> Option<Normalization<B>> {
+        match self {
+            NormKind::None => None,
+            NormKind::Batch => Some(BatchNormConfig::new(width).init(device).into()),
+            NormKind::Layer => Some(LayerNormConfig::new(width).init(device).into()),
+        }
+    }
+}
+
+/// Widths, activation and regularization of an MLP.
 #[derive(Config, Debug)]
 pub struct MlpConfig {
     /// Input width.
@@ -19,6 +47,13 @@ pub struct MlpConfig {
     /// Activation after every hidden layer (never after the output layer).
     #[config(default = "Activation::Relu")]
     pub activation: Activation,
+    /// Normalization of every hidden layer (never of the output layer).
+    #[config(default = "NormKind::None")]
+    pub norm: NormKind,
+    /// Probability of zeroing each hidden unit while training (inverted dropout; none at
+    /// inference).
+    #[config(default = 0.0)]
+    pub dropout: f64,
 }
 
 impl MlpConfig {
@@ -31,32 +66,53 @@ impl MlpConfig {
             .windows(2)
             .map(|w| LinearConfig::new(w[0], w[1]).init(device))
             .collect();
+        let norms = self
+            .hidden
+            .iter()
+            .map(|&width| self.norm.init(width, device))
+            .collect::<Option<Vec<_>>>();
         Mlp {
             layers,
+            norms,
             activation: self.activation,
+            dropout: self.dropout,
         }
     }
 }
 
-/// Linear layers with an activation between consecutive layers.
+/// Linear layers with an activation between consecutive layers; each hidden layer is
+/// `linear → norm → activation → dropout`, the order of PyOD's tabular autoencoder.
 #[derive(Module, Debug)]
 pub struct Mlp<B: Backend> {
     /// The linear layers.
     pub layers: Vec<Linear<B>>,
+    /// One normalization per hidden layer, if the MLP normalizes (absent from records saved
+    /// before normalization existed, which load as unnormalized).
+    pub norms: Option<Vec<Normalization<B>>>,
     /// The activation between layers.
     #[module(skip)]
     pub activation: Activation,
+    /// Dropout probability after each hidden activation (training only).
+    #[module(skip)]
+    pub dropout: f64,
 }
 
 impl<B: Backend> Mlp<B> {
     /// Maps `[batch, input]` to `[batch, output]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let last = self.layers.len().saturating_sub(1);
+        let dropout = (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init());
         let mut x = x;
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x);
             if i < last {
+                if let Some(norm) = self.norms.as_ref().and_then(|n| n.get(i)) {
+                    x = norm.forward(x);
+                }
                 x = self.activation.apply(x);
+                if let Some(dropout) = &dropout {
+                    x = dropout.forward(x);
+                }
             }
         }
         x

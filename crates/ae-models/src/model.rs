@@ -45,10 +45,7 @@ fn fill_defaults(value: &mut serde_json::Value) {
     let Some(fields) = value.as_object_mut() else {
         return;
     };
-    let architecture = crate::ArchitectureConfig::Mlp {
-        hidden: Vec::new(),
-        activation: Default::default(),
-    };
+    let architecture = crate::ArchitectureConfig::mlp(Vec::new(), Default::default());
     let template = match fields.get("model").and_then(|v| v.as_str()) {
         Some("autoencoder") => ModelConfig::Autoencoder(AutoencoderConfig::new(1, architecture)),
         Some("vae") => ModelConfig::Vae(VaeConfig::new(1, architecture)),

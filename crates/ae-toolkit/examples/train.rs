@@ -26,10 +26,7 @@ pub fn run(args: &[String]) -> Result<TrainReport, Box<dyn Error>> {
         data,
         model: ModelConfig::Vae(VaeConfig::new(
             8,
-            ArchitectureConfig::Mlp {
-                hidden: vec![128],
-                activation: Activation::Relu,
-            },
+            ArchitectureConfig::mlp(vec![128], Activation::Relu),
         )),
         training: TrainingConfig {
             epochs: 2,

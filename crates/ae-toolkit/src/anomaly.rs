@@ -17,6 +17,9 @@ use ae_train::Reporter;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
+use crate::ensemble::{
+    EnsembleManifest, MemberStats, combine, member_stats, open_members, restandardize,
+};
 use crate::error::{Result, ToolkitError, at_least_one};
 use crate::named::Named;
 use crate::run::{ItemSource, Split, TrainedRun};
@@ -40,6 +43,10 @@ pub enum ScoreKind {
     /// training codes' mean, under their covariance: how unusual the code is, whatever the
     /// reconstruction.
     Mahalanobis,
+    /// The squared error of each value divided by that value's mean squared error on the
+    /// training items, summed over values: every feature counts by how unusual its error is,
+    /// so one noisy column does not drown the rest (tables).
+    StandardizedError,
 }
 
 impl Named for ScoreKind {
@@ -48,6 +55,7 @@ impl Named for ScoreKind {
         ScoreKind::Elbo,
         ScoreKind::ErrorPerTv,
         ScoreKind::Mahalanobis,
+        ScoreKind::StandardizedError,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -55,6 +63,7 @@ impl Named for ScoreKind {
             ScoreKind::Elbo => "elbo",
             ScoreKind::ErrorPerTv => "error-per-tv",
             ScoreKind::Mahalanobis => "mahalanobis",
+            ScoreKind::StandardizedError => "standardized-error",
         }
     }
     fn help(self) -> &'static str {
@@ -64,6 +73,9 @@ impl Named for ScoreKind {
             ScoreKind::ErrorPerTv => "the error divided by the image's total variation (images)",
             ScoreKind::Mahalanobis => {
                 "the code's Mahalanobis distance from the training codes (squared)"
+            }
+            ScoreKind::StandardizedError => {
+                "each value's squared error over its mean on the training items, summed"
             }
         }
     }
@@ -171,6 +183,52 @@ pub struct AnomalyThreshold {
     /// without its training data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_gaussian: Option<CodeGaussian>,
+    /// Each value's mean squared reconstruction error on the training items, for the
+    /// standardized-error score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_spread: Option<ErrorSpread>,
+}
+
+/// Each value's mean squared reconstruction error over a set of items (floored at a
+/// millionth of the largest, so that a value reconstructed perfectly does not divide by zero).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSpread {
+    /// Mean squared error of each value.
+    pub mean_squared_error: Vec<f64>,
+}
+
+impl ErrorSpread {
+    /// The spread of the errors of `reconstructions` against the targets of `data`.
+    pub fn fit(data: &Dataset, reconstructions: &[Vec<f32>]) -> Result<Self> {
+        let n = reconstructions.len();
+        if n == 0 || n != data.len() {
+            return Err(ToolkitError::Unsupported(format!(
+                "the standardized error needs training reconstructions, got {n} for {} items",
+                data.len()
+            )));
+        }
+        let mut sums = vec![0.0f64; reconstructions[0].len()];
+        for (i, row) in reconstructions.iter().enumerate() {
+            for ((sum, &r), &t) in sums.iter_mut().zip(row).zip(data.target(i).iter()) {
+                *sum += (f64::from(r) - f64::from(t)).powi(2);
+            }
+        }
+        let largest = sums.iter().copied().fold(0.0, f64::max) / n as f64;
+        let floor = (largest * 1e-6).max(f64::MIN_POSITIVE);
+        Ok(ErrorSpread {
+            mean_squared_error: sums.iter().map(|s| (s / n as f64).max(floor)).collect(),
+        })
+    }
+
+    /// The summed standardized squared error of one reconstruction against its target.
+    pub fn score(&self, reconstruction: &[f32], target: &[f32]) -> f64 {
+        reconstruction
+            .iter()
+            .zip(target)
+            .zip(&self.mean_squared_error)
+            .map(|((&r, &t), v)| (f64::from(r) - f64::from(t)).powi(2) / v)
+            .sum()
+    }
 }
 
 /// The mean and covariance of a set of codes, kept as the covariance's eigenvectors and
@@ -322,17 +380,60 @@ pub struct AnomalyDetector<'r, B: Backend> {
     threshold: Option<AnomalyThreshold>,
     /// The training codes' Gaussian, for [`ScoreKind::Mahalanobis`].
     gaussian: Option<CodeGaussian>,
+    /// The training errors' spread, for [`ScoreKind::StandardizedError`].
+    spread: Option<ErrorSpread>,
+    /// The other members, when the run is an ensemble (see [`crate::ensemble`]).
+    ensemble: Option<Members<B>>,
     /// Items scored at once.
     pub batch_size: usize,
 }
 
 impl<'r, B: Backend> AnomalyDetector<'r, B> {
-    /// A detector scoring with `score` (default: [`default_score`]), without a threshold.
+    /// A detector scoring with `score` (default: [`default_score`]), without a threshold. For
+    /// an ensemble (a run folder with `ensemble.json`) the score is the mean of the members'
+    /// standardized scores.
     pub fn new(run: &'r TrainedRun<B>, score: Option<ScoreKind>) -> Result<Self> {
         let score = score.unwrap_or_else(|| default_score(run));
         check_score(run, score)?;
+        match EnsembleManifest::read(run.path())? {
+            None => Self::single(run, score),
+            Some(manifest) => {
+                let members = open_members(run, &manifest)?;
+                let stats = match manifest.stats(score) {
+                    Some(stats) => stats.to_vec(),
+                    None => std::iter::once(run)
+                        .chain(members.iter())
+                        .map(|r| member_stats(r, score))
+                        .collect::<Result<Vec<_>>>()
+                        .map_err(|e| needs_fit(run, score, e))?,
+                };
+                Ok(Self {
+                    run,
+                    score,
+                    threshold: None,
+                    gaussian: stats[0].code_gaussian.clone(),
+                    spread: stats[0].error_spread.clone(),
+                    ensemble: Some(Members {
+                        manifest,
+                        runs: members,
+                        stats,
+                    }),
+                    batch_size: 500,
+                })
+            }
+        }
+    }
+
+    /// A detector of `run` alone (an ensemble's member), its score's parts fitted on its
+    /// training items.
+    pub(crate) fn single(run: &'r TrainedRun<B>, score: ScoreKind) -> Result<Self> {
+        check_score(run, score)?;
         let gaussian = match score {
             ScoreKind::Mahalanobis => Some(training_gaussian(run)?),
+            _ => None,
+        };
+        let spread = match score {
+            ScoreKind::StandardizedError => Some(training_spread(run)?),
             _ => None,
         };
         Ok(Self {
@@ -340,8 +441,50 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
             score,
             threshold: None,
             gaussian,
+            spread,
+            ensemble: None,
             batch_size: 500,
         })
+    }
+
+    /// The Gaussian and error spread this detector's score uses, if it uses one.
+    pub fn fitted_parts(&self) -> (Option<CodeGaussian>, Option<ErrorSpread>) {
+        (self.gaussian.clone(), self.spread.clone())
+    }
+
+    /// Whether the run is an ensemble of several models.
+    pub fn is_ensemble(&self) -> bool {
+        self.ensemble.is_some()
+    }
+
+    /// Each member's raw score of every item of `data` (the run's own first; one list for a
+    /// single model), seeded like [`decision_function`](Self::decision_function).
+    pub fn member_scores(&self, data: &Dataset) -> Result<Vec<Vec<f64>>> {
+        if data.is_empty() {
+            return Err(ToolkitError::Unsupported(
+                "there are no items to score".into(),
+            ));
+        }
+        B::seed(self.run.device(), self.run.config().seed.wrapping_add(7));
+        self.raw_member_scores(data)
+    }
+
+    /// The ensemble's score from every member's raw scores (from
+    /// [`member_scores`](Self::member_scores)): the mean of the standardized scores; a single
+    /// model's own scores.
+    pub fn combine_members(&self, raw: &[Vec<f64>]) -> Vec<f64> {
+        match &self.ensemble {
+            Some(members) => combine(raw, &members.stats),
+            None => raw.first().cloned().unwrap_or_default(),
+        }
+    }
+
+    /// The seeds of the members, the run's own first (one for a single model).
+    pub fn member_seeds(&self) -> Vec<u64> {
+        match &self.ensemble {
+            Some(members) => members.manifest.seeds.clone(),
+            None => vec![self.run.config().seed],
+        }
     }
 
     /// The detector `ae anomaly fit` saved in the run folder, if there is one.
@@ -355,11 +498,23 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
             (ScoreKind::Mahalanobis, None) => Some(training_gaussian(run)?),
             _ => None,
         };
+        let spread = match (threshold.score, &threshold.error_spread) {
+            (ScoreKind::StandardizedError, Some(spread)) => Some(spread.clone()),
+            (ScoreKind::StandardizedError, None) => Some(training_spread(run)?),
+            _ => None,
+        };
+        if EnsembleManifest::read(run.path())?.is_some() {
+            let mut detector = Self::new(run, Some(threshold.score))?;
+            detector.threshold = Some(threshold);
+            return Ok(Some(detector));
+        }
         Ok(Some(Self {
             run,
             score: threshold.score,
             threshold: Some(threshold),
             gaussian,
+            spread,
+            ensemble: None,
             batch_size: 500,
         }))
     }
@@ -398,6 +553,7 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
             normal_classes: self.run.config().data.classes.clone(),
             validation: ScoreSummary::of(&scores, normal.labels.as_deref(), threshold)?,
             code_gaussian: self.gaussian.clone(),
+            error_spread: self.spread.clone(),
         };
         Ok(self.threshold.insert(threshold))
     }
@@ -413,6 +569,14 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
             message: e.to_string(),
         })?;
         ae_io::write_atomic(&path, json.as_bytes())?;
+        if let Some(members) = &self.ensemble {
+            // The members' statistics travel with the run, so that a moved ensemble scores.
+            let mut manifest = members.manifest.clone();
+            manifest
+                .scores
+                .insert(self.score.name().to_string(), members.stats.clone());
+            manifest.write(self.run.path())?;
+        }
         Ok(path)
     }
 
@@ -446,6 +610,46 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
     /// The anomaly scores of `data`, with the backend's random state as it is (for items
     /// scored a chunk at a time after one seeding).
     fn raw_scores(&self, data: &Dataset) -> Result<Vec<f64>> {
+        match &self.ensemble {
+            None => self.own_scores(data),
+            Some(members) => Ok(combine(&self.raw_member_scores(data)?, &members.stats)),
+        }
+    }
+
+    /// Every member's raw scores of `data` (the run's own first).
+    fn raw_member_scores(&self, data: &Dataset) -> Result<Vec<Vec<f64>>> {
+        let mut all = vec![self.own_scores(data)?];
+        if let Some(members) = &self.ensemble {
+            for (member, stats) in members.runs.iter().zip(&members.stats[1..]) {
+                let items =
+                    restandardize(data, self.run.standardization(), member.standardization())?;
+                let mut detector = AnomalyDetector::with_parts(member, self.score, stats);
+                detector.batch_size = self.batch_size;
+                all.push(detector.own_scores(&items)?);
+            }
+        }
+        Ok(all)
+    }
+
+    /// A single-model detector of `run` from an ensemble member's fitted parts.
+    fn with_parts<'m>(
+        run: &'m TrainedRun<B>,
+        score: ScoreKind,
+        stats: &MemberStats,
+    ) -> AnomalyDetector<'m, B> {
+        AnomalyDetector {
+            run,
+            score,
+            threshold: None,
+            gaussian: stats.code_gaussian.clone(),
+            spread: stats.error_spread.clone(),
+            ensemble: None,
+            batch_size: 500,
+        }
+    }
+
+    /// The run's own model's scores of `data`.
+    fn own_scores(&self, data: &Dataset) -> Result<Vec<f64>> {
         let values: Vec<f64> = match self.score {
             ScoreKind::Error => self.run.score(data, self.batch_size)?.squared_error,
             ScoreKind::Elbo => self.run.score(data, self.batch_size)?.loss,
@@ -468,6 +672,19 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
                     .map(|i| gaussian.distance2(codes.row(i)))
                     .collect()
             }
+            ScoreKind::StandardizedError => {
+                let spread = self.spread.as_ref().ok_or_else(|| {
+                    ToolkitError::Unsupported(
+                        "the standardized error has no training errors to divide by".into(),
+                    )
+                })?;
+                self.run
+                    .reconstruct(data, self.batch_size)?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, row)| spread.score(row, &data.target(i)))
+                    .collect()
+            }
         };
         if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
             return Err(ToolkitError::Unsupported(format!(
@@ -479,10 +696,38 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
     }
 }
 
+/// An ensemble's other members and every member's score statistics.
+struct Members<B: Backend> {
+    manifest: EnsembleManifest,
+    runs: Vec<TrainedRun<B>>,
+    stats: Vec<MemberStats>,
+}
+
+/// An ensemble that cannot compute a score's statistics: say how to get them.
+fn needs_fit<B: Backend>(
+    run: &TrainedRun<B>,
+    score: ScoreKind,
+    error: ToolkitError,
+) -> ToolkitError {
+    ToolkitError::Unsupported(format!(
+        "the ensemble in {} has no {} statistics and cannot compute them ({error}); run          `ae anomaly fit {} --score {}` where its training data is",
+        run.path().display(),
+        score.name(),
+        run.path().display(),
+        score.name()
+    ))
+}
+
 /// The Gaussian of the run's training codes.
 fn training_gaussian<B: Backend>(run: &TrainedRun<B>) -> Result<CodeGaussian> {
     let train = run.split(Split::Train)?;
     CodeGaussian::fit(&run.encode(&train, 500)?)
+}
+
+/// The spread of the run's reconstruction errors on its training items.
+fn training_spread<B: Backend>(run: &TrainedRun<B>) -> Result<ErrorSpread> {
+    let train = run.split(Split::Train)?;
+    ErrorSpread::fit(&train, &run.reconstruct(&train, 500)?)
 }
 
 /// The total variation of each item's target (its input, for an unpaired data set).
@@ -768,6 +1013,17 @@ pub struct KnnBaseline {
     pub auprc: f64,
 }
 
+/// One ensemble member's areas (see [`AnomalyEvalReport::members`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberArea {
+    /// The member's seed.
+    pub seed: u64,
+    /// Its AUROC alone.
+    pub auroc: f64,
+    /// Its AUPRC alone.
+    pub auprc: f64,
+}
+
 /// A classical detector's areas on the same items (see [`AnomalyEvalSettings::baselines`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Baseline {
@@ -816,6 +1072,12 @@ pub struct AnomalyEvalReport {
     pub knn_baseline: Option<KnnBaseline>,
     /// The classical detectors, when asked for (the k-NN one included).
     pub baselines: Vec<Baseline>,
+    /// For an ensemble: each member's areas alone, by seed (empty for a single model).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberArea>,
+    /// For an ensemble: the members' AUROC spread (largest minus smallest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_auroc_spread: Option<f64>,
 }
 
 /// The class ids of `data` that `values` name: a class name, else a class id.
@@ -948,7 +1210,26 @@ pub fn evaluate<B: Backend>(
     } else {
         Vec::new()
     };
-    let scores = detector.decision_function(&data)?;
+    let raw = detector.member_scores(&data)?;
+    let scores = detector.combine_members(&raw);
+    let mut members = Vec::new();
+    if detector.is_ensemble() {
+        for (seed, member) in detector.member_seeds().into_iter().zip(&raw) {
+            members.push(MemberArea {
+                seed,
+                auroc: auroc(member, &is_anomaly)?,
+                auprc: average_precision(member, &is_anomaly)?,
+            });
+        }
+    }
+    let member_auroc_spread = (!members.is_empty()).then(|| {
+        let (lo, hi) = members
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), m| {
+                (lo.min(m.auroc), hi.max(m.auroc))
+            });
+        hi - lo
+    });
     let area = auroc(&scores, &is_anomaly)?;
     let precision_area = average_precision(&scores, &is_anomaly)?;
     let out = settings
@@ -1038,6 +1319,8 @@ pub fn evaluate<B: Backend>(
         at_threshold,
         knn_baseline,
         baselines,
+        members,
+        member_auroc_spread,
     })
 }
 
@@ -1051,9 +1334,11 @@ fn classical_scores<B: Backend>(
 ) -> Result<Vec<(String, Vec<f64>)>> {
     let train = input_matrix(&run.data()?.train)?;
     let items = input_matrix(data)?;
+    // As many components as the code, but fewer than the columns: all of them would
+    // reconstruct every item exactly.
     let components = run
         .latent()
-        .min(train.cols())
+        .min(train.cols().saturating_sub(1))
         .min(train.rows().saturating_sub(1))
         .max(1);
     let pca = Pca::fit(&train, components)?;

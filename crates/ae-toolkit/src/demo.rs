@@ -58,10 +58,7 @@ impl Default for ManifoldSettings {
 fn manifold_config(settings: &ManifoldSettings, source: DataSource, seed: u64) -> ExperimentConfig {
     let mut data = DataConfig::new(source);
     data.samples = settings.samples;
-    let architecture = ArchitectureConfig::Mlp {
-        hidden: settings.hidden.clone(),
-        activation: Activation::Tanh,
-    };
+    let architecture = ArchitectureConfig::mlp(settings.hidden.clone(), Activation::Tanh);
     ExperimentConfig {
         seed,
         data,

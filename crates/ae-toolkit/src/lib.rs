@@ -36,6 +36,7 @@ pub mod dec;
 pub mod demo;
 pub mod denoise;
 pub mod encode;
+pub mod ensemble;
 pub mod error;
 pub mod evaluate;
 pub mod latent;
@@ -63,4 +64,4 @@ pub use ae_train::{ExperimentConfig, Progress, Reporter, TrainOptions, TrainingC
 pub use error::{Result, ToolkitError};
 pub use named::Named;
 pub use run::{ItemSource, Split, TrainedRun};
-pub use training::{TrainReport, train};
+pub use training::{TabularDefaults, TrainReport, train};

@@ -3,7 +3,7 @@
 
 use ae_backend::{BackendKind, WgpuDeviceChoice};
 use ae_data::DataSource;
-use ae_models::{Activation, ReconstructionLoss};
+use ae_models::{Activation, NormKind, ReconstructionLoss};
 
 use crate::run::Split;
 
@@ -103,6 +103,24 @@ impl Named for ReconstructionLoss {
         match self {
             ReconstructionLoss::Bce => "binary cross-entropy (data in [0, 1])",
             ReconstructionLoss::SquaredError => "squared error",
+        }
+    }
+}
+
+impl Named for NormKind {
+    const ALL: &'static [Self] = &[NormKind::None, NormKind::Batch, NormKind::Layer];
+    fn name(self) -> &'static str {
+        match self {
+            NormKind::None => "none",
+            NormKind::Batch => "batch",
+            NormKind::Layer => "layer",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            NormKind::None => "no normalization",
+            NormKind::Batch => "batch normalization of every hidden layer",
+            NormKind::Layer => "layer normalization of every hidden layer",
         }
     }
 }

@@ -90,7 +90,9 @@ pub fn why_not_linear(model: &ModelConfig) -> Option<String> {
         ));
     };
     match &config.architecture {
-        ArchitectureConfig::Mlp { hidden, activation } => {
+        ArchitectureConfig::Mlp {
+            hidden, activation, ..
+        } => {
             if !hidden.is_empty() && *activation != Activation::None {
                 return Some(format!(
                     "its MLP has hidden layers {hidden:?} with activation {activation:?}: a linear autoencoder has no hidden layers or activation \"none\""

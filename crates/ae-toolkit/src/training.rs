@@ -58,3 +58,43 @@ pub fn train<B: AutodiffBackend>(
         reconstructions: None,
     })
 }
+
+/// The defaults `ae train --data csv` uses for a table when no flag or config sets them,
+/// chosen by `cargo xtask bench-anomaly` across all its data sets (see `docs/results.md`):
+/// a small MLP regularized by layer normalization, dropout, weight decay and a short training
+/// (on the benchmark's small tables, longer training fits the normal rows' quirks and
+/// separates less).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TabularDefaults {
+    /// Hidden widths of the encoder (the decoder mirrors them).
+    pub hidden: Vec<usize>,
+    /// Code size.
+    pub latent: usize,
+    /// Normalization of the hidden layers.
+    pub norm: ae_models::NormKind,
+    /// Dropout probability after each hidden layer.
+    pub dropout: f64,
+    /// Epochs.
+    pub epochs: usize,
+    /// Items per step.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub learning_rate: f64,
+    /// Decoupled weight decay (AdamW).
+    pub weight_decay: f64,
+}
+
+impl Default for TabularDefaults {
+    fn default() -> Self {
+        TabularDefaults {
+            hidden: vec![64, 32],
+            latent: 16,
+            norm: ae_models::NormKind::Layer,
+            dropout: 0.2,
+            epochs: 10,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            weight_decay: 1e-5,
+        }
+    }
+}

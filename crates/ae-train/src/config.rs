@@ -51,6 +51,12 @@ pub struct TrainingConfig {
     /// Items per optimizer step.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    /// When the training split has fewer items than `batch_size`, train on all of them at
+    /// once (one step per epoch) instead of refusing the config; the run's config.toml keeps
+    /// the batch size used. `ae train --data csv` sets it for its default batch size, since a
+    /// small table's size is not known before it is read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shrink_batch_to_data: bool,
     /// Initial learning rate.
     #[serde(default = "default_learning_rate")]
     pub learning_rate: f64,
@@ -89,6 +95,7 @@ impl Default for TrainingConfig {
         Self {
             epochs: default_epochs(),
             batch_size: default_batch_size(),
+            shrink_batch_to_data: false,
             learning_rate: default_learning_rate(),
             optimizer: OptimizerKind::Adam,
             epsilon: default_epsilon(),

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use ae_data::Dataset;
 use ae_models::ReconstructionLoss;
-use ae_models::{Activation, ArchitectureConfig, Autoencoder, Decoder, Encoder, ModelConfig};
+use ae_models::{
+    Activation, ArchitectureConfig, Autoencoder, Decoder, Encoder, ModelConfig, NormKind,
+};
 use burn::module::Param;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
@@ -99,6 +101,7 @@ impl RbmPretraining {
                         c.architecture,
                         ArchitectureConfig::Mlp {
                             activation: Activation::Sigmoid,
+                            norm: NormKind::None,
                             ..
                         }
                     )
@@ -107,7 +110,7 @@ impl RbmPretraining {
         };
         if !suitable {
             return invalid(
-                "training.rbm_pretraining needs model = \"autoencoder\" with an MLP architecture, activation = \"sigmoid\" and loss = \"bce\" (RBMs have logistic units)".into(),
+                "training.rbm_pretraining needs model = \"autoencoder\" with an MLP architecture, activation = \"sigmoid\" and loss = \"bce\" without normalization (RBMs have logistic units)".into(),
             );
         }
         Ok(())

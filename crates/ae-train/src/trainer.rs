@@ -155,17 +155,21 @@ pub fn train<B: AutodiffBackend>(
         None
     };
     let data = ae_data::prepare_with(&config.data, config.seed, stored.as_ref())?;
-    let training = &config.training;
-    if training.batch_size > data.train.len() {
-        return Err(TrainError::Invalid(format!(
-            "training.batch_size {} is larger than the {} training items",
-            training.batch_size,
-            data.train.len()
-        )));
-    }
     let mut resolved = config.clone();
+    if resolved.training.batch_size > data.train.len() {
+        if resolved.training.shrink_batch_to_data && !data.train.is_empty() {
+            resolved.training.batch_size = data.train.len();
+        } else {
+            return Err(TrainError::Invalid(format!(
+                "training.batch_size {} is larger than the {} training items",
+                resolved.training.batch_size,
+                data.train.len()
+            )));
+        }
+    }
     resolved.model = model_config_for(config, &data)?;
     check_training_memory(&resolved)?;
+    let training = &resolved.training;
 
     // From here on the run folder is written: one writer at a time.
     let _lock = RunLock::acquire(run)?;

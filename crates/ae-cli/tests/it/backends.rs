@@ -21,10 +21,7 @@ mod burn_ndarray_inner {
 
 fn configs() -> Vec<ModelConfig> {
     let shape = InputShape::new(1, 28, 28);
-    let mlp = ArchitectureConfig::Mlp {
-        hidden: vec![64, 32],
-        activation: Activation::Relu,
-    };
+    let mlp = ArchitectureConfig::mlp(vec![64, 32], Activation::Relu);
     let conv = ArchitectureConfig::Conv {
         channels: vec![8, 16],
         kernel_size: 4,

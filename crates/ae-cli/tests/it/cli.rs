@@ -253,6 +253,8 @@ fn csv_tables_train_with_squared_error_and_reject_text_and_bce() {
         "train",
         "--model",
         "ae",
+        "--loss",
+        "bce",
         "--data",
         "csv",
         "--data-path",

@@ -13,3 +13,4 @@ mod hostile;
 mod moved;
 mod reduce;
 mod reliability;
+mod tabular;

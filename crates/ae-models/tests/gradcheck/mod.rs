@@ -39,10 +39,7 @@ const LATENT: usize = 2;
 const BATCH: usize = 3;
 
 fn architecture() -> ArchitectureConfig {
-    ArchitectureConfig::Mlp {
-        hidden: vec![4],
-        activation: Activation::Tanh,
-    }
+    ArchitectureConfig::mlp(vec![4], Activation::Tanh)
 }
 
 /// Inputs in (0, 1), usable as Bernoulli and Gaussian targets alike.

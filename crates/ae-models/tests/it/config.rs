@@ -11,15 +11,9 @@ use serde_json::Value;
 
 fn mlp_autoencoder() -> ModelConfig {
     ModelConfig::Autoencoder(
-        AutoencoderConfig::new(
-            3,
-            ArchitectureConfig::Mlp {
-                hidden: vec![16, 8],
-                activation: Activation::Gelu,
-            },
-        )
-        .with_input_shape(InputShape::new(1, 4, 5))
-        .with_loss(ReconstructionLoss::SquaredError),
+        AutoencoderConfig::new(3, ArchitectureConfig::mlp(vec![16, 8], Activation::Gelu))
+            .with_input_shape(InputShape::new(1, 4, 5))
+            .with_loss(ReconstructionLoss::SquaredError),
     )
 }
 
@@ -195,10 +189,7 @@ fn assert_rejected(config: ModelConfig, field: &str) {
 }
 
 fn mlp() -> ArchitectureConfig {
-    ArchitectureConfig::Mlp {
-        hidden: vec![8],
-        activation: Activation::Relu,
-    }
+    ArchitectureConfig::mlp(vec![8], Activation::Relu)
 }
 
 /// A small valid VAE config, changed by `f`.
@@ -226,12 +217,9 @@ fn valid_configs_are_accepted() {
             .is_ok()
     );
     assert!(
-        vae(|c| c.architecture = ArchitectureConfig::Mlp {
-            hidden: vec![],
-            activation: Activation::None
-        })
-        .init::<I>(&Default::default())
-        .is_ok()
+        vae(|c| c.architecture = ArchitectureConfig::mlp(vec![], Activation::None))
+            .init::<I>(&Default::default())
+            .is_ok()
     );
 }
 
@@ -281,10 +269,7 @@ fn invalid_configs_name_the_offending_field() {
             "channels",
         );
     }
-    let zero_hidden = ArchitectureConfig::Mlp {
-        hidden: vec![4, 0],
-        activation: Activation::Relu,
-    };
+    let zero_hidden = ArchitectureConfig::mlp(vec![4, 0], Activation::Relu);
     assert_rejected(
         autoencoder(|c| c.architecture = zero_hidden.clone()),
         "hidden",
@@ -301,14 +286,8 @@ fn invalid_configs_name_the_offending_field() {
 #[test]
 fn the_cost_from_the_config_counts_every_parameter() {
     let bernoulli_vae = ModelConfig::Vae(
-        VaeConfig::new(
-            5,
-            ArchitectureConfig::Mlp {
-                hidden: vec![12],
-                activation: Activation::Relu,
-            },
-        )
-        .with_input_shape(InputShape::new(1, 6, 6)),
+        VaeConfig::new(5, ArchitectureConfig::mlp(vec![12], Activation::Relu))
+            .with_input_shape(InputShape::new(1, 6, 6)),
     );
     let conv_autoencoder = ModelConfig::Autoencoder(
         AutoencoderConfig::new(
@@ -339,10 +318,7 @@ fn the_cost_from_the_config_counts_every_parameter() {
     // Absurd sizes saturate instead of overflowing.
     let huge = ModelConfig::Autoencoder(AutoencoderConfig::new(
         usize::MAX,
-        ArchitectureConfig::Mlp {
-            hidden: vec![usize::MAX],
-            activation: Activation::Relu,
-        },
+        ArchitectureConfig::mlp(vec![usize::MAX], Activation::Relu),
     ));
     assert!(huge.parameter_bytes(4) > 1 << 100);
 }

@@ -66,10 +66,7 @@ fn linear_gaussian_vae(
     objective: Objective,
     samples: usize,
 ) -> Vae<I> {
-    let architecture = ArchitectureConfig::Mlp {
-        hidden: vec![],
-        activation: Activation::None,
-    };
+    let architecture = ArchitectureConfig::mlp(vec![], Activation::None);
     let mut vae: Vae<I> = VaeConfig::new(L, architecture)
         .with_input_shape(InputShape::new(1, 2, 2))
         .with_likelihood(Likelihood::Gaussian { variance: VARIANCE })
@@ -82,6 +79,8 @@ fn linear_gaussian_vae(
     vae.decoder = Decoder::Mlp(Mlp {
         layers: vec![linear(decoder_weight, L, D, BIAS.to_vec())],
         activation: Activation::None,
+        norms: None,
+        dropout: 0.0,
     });
     // Encoder weight [D, 2L]: μ_j = s_j² a_jᵀ(x − b)/σ²; log-variance constant ln s_j².
     let mut weight = vec![0.0; D * 2 * L];
@@ -97,6 +96,8 @@ fn linear_gaussian_vae(
     vae.encoder = Encoder::Mlp(Mlp {
         layers: vec![linear(weight, D, 2 * L, bias)],
         activation: Activation::None,
+        norms: None,
+        dropout: 0.0,
     });
     vae
 }
@@ -254,10 +255,7 @@ fn iwae_objective_is_tighter_than_the_elbo_and_approaches_the_likelihood() {
 fn extreme_logits_give_finite_weights() {
     let _guard = rng_lock();
     seed(5);
-    let architecture = ArchitectureConfig::Mlp {
-        hidden: vec![],
-        activation: Activation::None,
-    };
+    let architecture = ArchitectureConfig::mlp(vec![], Activation::None);
     let mut vae: Vae<I> = VaeConfig::new(L, architecture)
         .with_input_shape(InputShape::new(1, 2, 2))
         .init(&Default::default())
@@ -266,6 +264,8 @@ fn extreme_logits_give_finite_weights() {
         vae.decoder = Decoder::Mlp(Mlp {
             layers: vec![linear(vec![0.0; L * D], L, D, vec![logit; D])],
             activation: Activation::None,
+            norms: None,
+            dropout: 0.0,
         });
         // Targets opposite to the logits' sign: each value costs about |logit| nats.
         let target = if logit > 0.0 { 0.0 } else { 1.0 };

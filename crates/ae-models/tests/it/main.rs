@@ -9,5 +9,6 @@ mod gradcheck;
 mod gradients_f32;
 mod importance;
 mod likelihood;
+mod regularization;
 mod reparameterize;
 mod save_load;

@@ -5,16 +5,10 @@ use ae_models::{ArchitectureConfig, InputShape, Vae, VaeConfig};
 use burn::tensor::Tensor;
 
 fn tiny_vae(latent: usize) -> Vae<I> {
-    VaeConfig::new(
-        latent,
-        ArchitectureConfig::Mlp {
-            hidden: vec![4],
-            activation: Default::default(),
-        },
-    )
-    .with_input_shape(InputShape::new(1, 1, 3))
-    .init::<I>(&Default::default())
-    .expect("valid config")
+    VaeConfig::new(latent, ArchitectureConfig::mlp(vec![4], Default::default()))
+        .with_input_shape(InputShape::new(1, 1, 3))
+        .init::<I>(&Default::default())
+        .expect("valid config")
 }
 
 /// Draws `n` samples for one (mean, log-variance) row repeated `n` times.

@@ -3,7 +3,7 @@
 use crate::common::{B, I, rng_lock, seed, values};
 use ae_models::{
     Activation, AnyModel, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood,
-    ModelConfig, VaeConfig,
+    ModelConfig, NormKind, VaeConfig,
 };
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
@@ -13,14 +13,20 @@ use burn::tensor::{Int, Tensor};
 fn configs() -> Vec<ModelConfig> {
     vec![
         ModelConfig::Autoencoder(
+            AutoencoderConfig::new(3, ArchitectureConfig::mlp(vec![12, 6], Activation::Elu))
+                .with_input_shape(InputShape::new(1, 3, 4)),
+        ),
+        ModelConfig::Autoencoder(
             AutoencoderConfig::new(
-                3,
+                2,
                 ArchitectureConfig::Mlp {
-                    hidden: vec![12, 6],
-                    activation: Activation::Elu,
+                    hidden: vec![10, 5],
+                    activation: Activation::Tanh,
+                    norm: NormKind::Layer,
+                    dropout: 0.0,
                 },
             )
-            .with_input_shape(InputShape::new(1, 3, 4)),
+            .with_input_shape(InputShape::new(1, 2, 4)),
         ),
         ModelConfig::Vae(
             VaeConfig::new(

@@ -157,10 +157,7 @@ fn dec_tightens_clusters_and_keeps_them_apart() {
     let latent = 3;
     let mut config = AutoencoderConfig::new(
         latent,
-        ArchitectureConfig::Mlp {
-            hidden: vec![16],
-            activation: Default::default(),
-        },
+        ArchitectureConfig::mlp(vec![16], Default::default()),
     );
     config.input_shape = InputShape::new(1, 1, DIM);
     config.loss = ReconstructionLoss::SquaredError;
@@ -256,23 +253,15 @@ fn centres_of_the_wrong_size_are_rejected() {
     let device = Default::default();
     let model = ModelConfig::Autoencoder(AutoencoderConfig::new(
         2,
-        ArchitectureConfig::Mlp {
-            hidden: vec![4],
-            activation: Default::default(),
-        },
+        ArchitectureConfig::mlp(vec![4], Default::default()),
     ))
     .init::<B>(&device)
     .unwrap();
     assert!(ClusteringModel::new(model.clone(), &[0.0; 5], 2, &device).is_err());
     assert!(ClusteringModel::new(model.clone(), &[0.0; 4], 0, &device).is_err());
     // Three 3-D centres do not fit a 2-D code.
-    let mut config = AutoencoderConfig::new(
-        2,
-        ArchitectureConfig::Mlp {
-            hidden: vec![4],
-            activation: Default::default(),
-        },
-    );
+    let mut config =
+        AutoencoderConfig::new(2, ArchitectureConfig::mlp(vec![4], Default::default()));
     config.input_shape = InputShape::new(1, 1, DIM);
     let model = ModelConfig::Autoencoder(config).init::<B>(&device).unwrap();
     let clustering = ClusteringModel::new(model, &[0.0; 9], 3, &device).unwrap();

@@ -29,10 +29,7 @@ fn logistic_config(hidden: Vec<usize>, latent: usize, limit: usize) -> Experimen
         data,
         model: ModelConfig::Autoencoder(AutoencoderConfig::new(
             latent,
-            ArchitectureConfig::Mlp {
-                hidden,
-                activation: Activation::Sigmoid,
-            },
+            ArchitectureConfig::mlp(hidden, Activation::Sigmoid),
         )),
         training: TrainingConfig {
             epochs: 1,
@@ -159,10 +156,7 @@ fn rbm_pretraining_rejects_models_without_logistic_units() {
     let mut config = logistic_config(vec![32], 8, 100);
     config.model = ModelConfig::Autoencoder(AutoencoderConfig::new(
         8,
-        ArchitectureConfig::Mlp {
-            hidden: vec![32],
-            activation: Activation::Relu,
-        },
+        ArchitectureConfig::mlp(vec![32], Activation::Relu),
     ));
     let e = train_error(&config, &run, &quiet());
     assert!(

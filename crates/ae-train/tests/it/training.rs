@@ -36,10 +36,7 @@ fn mnist_config(model: ModelConfig, limit: usize, epochs: usize) -> ExperimentCo
 }
 
 fn mlp(hidden: Vec<usize>) -> ArchitectureConfig {
-    ArchitectureConfig::Mlp {
-        hidden,
-        activation: Default::default(),
-    }
+    ArchitectureConfig::mlp(hidden, Default::default())
 }
 
 /// Validation loss of the untrained model the trainer would start from.

@@ -1,0 +1,336 @@
+//! Tables as PyOD's users bring them: `ae train --data csv` with the tabular defaults (a
+//! regularized MLP, squared error, AdamW, a batch that shrinks to a small table), constant
+//! columns, and the standardized-error score on a table with one unpredictable column.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// A small deterministic generator of standard normal values (Box–Muller on an LCG).
+struct Normal(u64);
+
+impl Normal {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    fn next(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// Rows of six columns: an unpredictable noise column, then five mixtures of two factors;
+/// `shift` moves the fourth column off its relation to the others.
+fn rows(g: &mut Normal, n: usize, shift: f64, label: u32) -> String {
+    let mut text = String::new();
+    for _ in 0..n {
+        let (a, b) = (g.next(), g.next());
+        let small = |g: &mut Normal| 0.05 * g.next();
+        let cells = [
+            g.next(),
+            a + small(g),
+            b + small(g),
+            a + b + shift + small(g),
+            a - b + small(g),
+            0.5 * a + b + small(g),
+        ];
+        let cells: Vec<String> = cells.iter().map(|c| format!("{c:.5}")).collect();
+        text.push_str(&format!("{},{label}\n", cells.join(",")));
+    }
+    text
+}
+
+const HEADER: &str = "noise,a,b,sum,difference,mix,y\n";
+
+fn auroc(report: &serde_json::Value) -> f64 {
+    report["auroc"].as_f64().expect("an AUROC")
+}
+
+#[test]
+fn tabular_defaults_train_a_small_table_with_a_constant_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Normal(1);
+    let mut text = String::from("x,flag,z,y\n");
+    for _ in 0..25 {
+        // `flag` is 0 in every row: centred and left unscaled, not refused.
+        text.push_str(&format!("{:.4},0,{:.4},0\n", g.next(), g.next()));
+    }
+    let table = dir.path().join("small.csv");
+    std::fs::write(&table, text).unwrap();
+    let run = dir.path().join("run");
+    let report = ok(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "csv",
+        "--data-path",
+        &path_str(&table),
+        "--label-column",
+        "y",
+        "--epochs",
+        "3",
+        "--run-dir",
+        &path_str(&run),
+        "--no-pictures",
+    ]);
+    assert!(
+        report["summary"]["validation"]["loss"]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let value = |key: &str| {
+        config
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in config.toml:\n{config}"))
+            .to_string()
+    };
+    let batch: usize = value("batch_size").parse().unwrap();
+    assert!(
+        (1..25).contains(&batch),
+        "the default batch of 32 shrank to the training rows, got {batch}"
+    );
+    assert_eq!(value("optimizer"), "\"adamw\"");
+    assert!(value("weight_decay").parse::<f64>().unwrap() > 0.0);
+    assert_eq!(value("loss"), "\"squared-error\"");
+    assert!(config.contains("norm = \"layer\""), "{config}");
+    assert!(config.contains("dropout = 0.2"), "{config}");
+
+    // A batch asked for explicitly is not shrunk.
+    let error = fails(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "csv",
+        "--data-path",
+        &path_str(&table),
+        "--label-column",
+        "y",
+        "--batch-size",
+        "64",
+        "--run-dir",
+        &path_str(&dir.path().join("other")),
+    ]);
+    assert!(error.contains("larger than"), "{error}");
+}
+
+#[test]
+fn standardized_error_sees_past_an_unpredictable_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Normal(7);
+    let train = dir.path().join("train.csv");
+    std::fs::write(&train, format!("{HEADER}{}", rows(&mut g, 800, 0.0, 0))).unwrap();
+    let test = dir.path().join("test.csv");
+    std::fs::write(
+        &test,
+        format!(
+            "{HEADER}{}{}",
+            rows(&mut g, 200, 0.0, 0),
+            rows(&mut g, 200, 1.5, 1)
+        ),
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let run_s = path_str(&run);
+    ok(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "csv",
+        "--data-path",
+        &path_str(&train),
+        "--label-column",
+        "y",
+        "--latent",
+        "2",
+        "--norm",
+        "none",
+        "--dropout",
+        "0",
+        "--epochs",
+        "60",
+        "--seed",
+        "3",
+        "--run-dir",
+        &run_s,
+        "--no-pictures",
+    ]);
+    let eval = |score: &str| {
+        ok(&[
+            "anomaly",
+            "eval",
+            &run_s,
+            "--data-path",
+            &path_str(&test),
+            "--label-column",
+            "y",
+            "--anomaly-classes",
+            "1",
+            "--score",
+            score,
+            "--out",
+            &path_str(&dir.path().join(format!("{score}.png"))),
+        ])
+    };
+    let plain = auroc(&eval("error"));
+    let standardized = auroc(&eval("standardized-error"));
+    println!("AUROC: error {plain:.3}, standardized-error {standardized:.3}");
+    assert!(
+        standardized > 0.9,
+        "standardized-error AUROC {standardized}"
+    );
+    assert!(
+        standardized > plain + 0.05,
+        "standardized-error {standardized} vs error {plain}"
+    );
+
+    // Fitted, the spread travels in anomaly.json: the run scores without its training table.
+    let fit = ok(&["anomaly", "fit", &run_s, "--score", "standardized-error"]);
+    assert_eq!(fit["anomaly"]["score"].as_str(), Some("standardized-error"));
+    let spread = fit["anomaly"]["error_spread"]["mean_squared_error"]
+        .as_array()
+        .expect("the training errors' spread");
+    assert_eq!(spread.len(), 6);
+    // The noise column is the hardest to reconstruct.
+    let spread: Vec<f64> = spread.iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(spread[1..].iter().all(|&s| s < spread[0]), "{spread:?}");
+    std::fs::rename(&train, dir.path().join("hidden.csv")).unwrap();
+    let out = dir.path().join("scores.csv");
+    ok(&[
+        "anomaly",
+        "score",
+        &run_s,
+        "--data-path",
+        &path_str(&test),
+        "--label-column",
+        "y",
+        "--out",
+        &path_str(&out),
+    ]);
+    assert!(Path::new(&out).is_file());
+}
+
+#[test]
+fn an_ensemble_trains_as_one_run_and_scores_by_its_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = Normal(11);
+    let train = dir.path().join("train.csv");
+    std::fs::write(&train, format!("{HEADER}{}", rows(&mut g, 400, 0.0, 0))).unwrap();
+    let test = dir.path().join("test.csv");
+    std::fs::write(
+        &test,
+        format!(
+            "{HEADER}{}{}",
+            rows(&mut g, 100, 0.0, 0),
+            rows(&mut g, 100, 1.5, 1)
+        ),
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let run_s = path_str(&run);
+    let report = ok(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "csv",
+        "--data-path",
+        &path_str(&train),
+        "--label-column",
+        "y",
+        "--latent",
+        "2",
+        "--epochs",
+        "15",
+        "--seed",
+        "5",
+        "--ensemble",
+        "3",
+        "--bootstrap",
+        "--run-dir",
+        &run_s,
+    ]);
+    let seeds: Vec<u64> = report["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, vec![5, 6, 7]);
+    for member in ["members/1", "members/2"] {
+        let folder = run.join(member);
+        assert!(folder.join("model.mpk").is_file(), "{member}");
+        let config = std::fs::read_to_string(folder.join("config.toml")).unwrap();
+        assert!(config.contains("bootstrap = true"), "{config}");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("ensemble.json")).unwrap()).unwrap();
+    assert_eq!(manifest["scores"]["error"].as_array().unwrap().len(), 3);
+
+    let eval = ok(&[
+        "anomaly",
+        "eval",
+        &run_s,
+        "--data-path",
+        &path_str(&test),
+        "--label-column",
+        "y",
+        "--anomaly-classes",
+        "1",
+    ]);
+    let members: Vec<f64> = eval["members"]
+        .as_array()
+        .expect("each member's areas")
+        .iter()
+        .map(|m| m["auroc"].as_f64().unwrap())
+        .collect();
+    assert_eq!(members.len(), 3);
+    let combined = eval["auroc"].as_f64().unwrap();
+    let mean = members.iter().sum::<f64>() / 3.0;
+    println!("ensemble AUROC {combined:.3}, members {members:?}");
+    assert!(combined >= mean - 0.01, "{combined} vs members {members:?}");
+    let spread = eval["member_auroc_spread"].as_f64().unwrap();
+    let (lo, hi) = members
+        .iter()
+        .fold((1.0f64, 0.0f64), |(lo, hi), &a| (lo.min(a), hi.max(a)));
+    assert!((spread - (hi - lo)).abs() < 1e-12);
+
+    // Fitted, then moved away from its training table, the ensemble still scores.
+    ok(&["anomaly", "fit", &run_s]);
+    std::fs::rename(&train, dir.path().join("hidden.csv")).unwrap();
+    let out = dir.path().join("scores.csv");
+    let scored = ok(&[
+        "anomaly",
+        "score",
+        &run_s,
+        "--data-path",
+        &path_str(&test),
+        "--label-column",
+        "y",
+        "--out",
+        &path_str(&out),
+    ]);
+    assert!(out.is_file(), "{scored}");
+    // A score whose statistics were never computed needs the training data, and says so.
+    let error = fails(&[
+        "anomaly",
+        "score",
+        &run_s,
+        "--data-path",
+        &path_str(&test),
+        "--label-column",
+        "y",
+        "--score",
+        "mahalanobis",
+    ]);
+    assert!(error.contains("ae anomaly fit"), "{error}");
+}

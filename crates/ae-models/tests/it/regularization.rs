@@ -1,0 +1,177 @@
+//! Dropout and normalization in the MLP: what each does while training and at inference, and
+//! records saved before the MLP could normalize.
+
+use crate::common::{B, I, rng_lock, seed, tensor2, values};
+use ae_models::mlp::{Mlp, MlpConfig};
+use ae_models::{Activation, ArchitectureConfig, AutoencoderConfig, InputShape, NormKind};
+use burn::module::{AutodiffModule, Module};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::tensor::backend::Backend;
+
+fn inputs<BB: Backend>(rows: usize, cols: usize, shift: f64) -> burn::tensor::Tensor<BB, 2> {
+    let v: Vec<f64> = (0..rows * cols)
+        .map(|i| ((i * 37 % 11) as f64 - 5.0) * 0.4 + shift)
+        .collect();
+    tensor2(&v, rows, cols)
+}
+
+mod old {
+    use burn::module::Module;
+    use burn::nn::Linear;
+    use burn::tensor::backend::Backend;
+
+    /// The MLP as it was before normalization and dropout existed: only its linear layers.
+    #[derive(Module, Debug)]
+    pub struct OldMlp<B: Backend> {
+        pub layers: Vec<Linear<B>>,
+    }
+}
+use old::OldMlp;
+
+#[test]
+fn records_saved_before_normalization_load_unnormalized() {
+    let _guard = rng_lock();
+    seed(3);
+    let device = Default::default();
+    let mlp: Mlp<I> = MlpConfig::new(5, vec![7], 3).init(&device);
+    let expected = values(mlp.forward(inputs(4, 5, 0.0)));
+    let old = OldMlp {
+        layers: mlp.layers.clone(),
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("old");
+    let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
+    old.save_file(path.clone(), &recorder).expect("save");
+
+    seed(4);
+    let fresh: Mlp<I> = MlpConfig::new(5, vec![7], 3).init(&device);
+    assert_ne!(values(fresh.forward(inputs(4, 5, 0.0))), expected);
+    let loaded = fresh
+        .load_file(path, &recorder, &device)
+        .expect("a record without norms loads");
+    assert!(loaded.norms.is_none());
+    assert_eq!(values(loaded.forward(inputs(4, 5, 0.0))), expected);
+}
+
+#[test]
+fn dropout_acts_while_training_and_never_at_inference() {
+    let _guard = rng_lock();
+    seed(5);
+    let device = Default::default();
+    let mlp: Mlp<B> = MlpConfig::new(6, vec![64, 64], 4)
+        .with_dropout(0.5)
+        .init(&device);
+    let x = || inputs::<B>(8, 6, 0.0);
+    let a = values(mlp.forward(x()));
+    let b = values(mlp.forward(x()));
+    assert_ne!(a, b, "two training passes drop different units");
+
+    // At inference (the inner backend) the same weights give the dropout-free output.
+    let inference = mlp.valid();
+    let mut plain = inference.clone();
+    plain.dropout = 0.0;
+    let xi = || inputs::<I>(8, 6, 0.0);
+    let once = values(inference.forward(xi()));
+    assert_eq!(once, values(inference.forward(xi())));
+    assert_eq!(once, values(plain.forward(xi())));
+    // And training output scatters around it: dropout changed values, not just their order.
+    assert_ne!(a, once);
+}
+
+#[test]
+fn batch_norm_tracks_running_statistics_and_scores_items_alone() {
+    let _guard = rng_lock();
+    seed(6);
+    let device = Default::default();
+    let mlp: Mlp<B> = MlpConfig::new(3, vec![4], 2)
+        .with_norm(NormKind::Batch)
+        .with_activation(Activation::Tanh)
+        .init(&device);
+    let fresh = mlp.valid();
+    // Training passes on data far from the origin move the running statistics.
+    for _ in 0..50 {
+        mlp.forward(inputs::<B>(16, 3, 4.0));
+    }
+    let trained = mlp.valid();
+    let x = inputs::<I>(16, 3, 4.0);
+    assert_ne!(
+        values(trained.forward(x.clone())),
+        values(fresh.forward(x)),
+        "the running statistics changed what inference computes"
+    );
+    // At inference an item's output does not depend on the other items of its batch.
+    let batch = inputs::<I>(16, 3, 4.0);
+    let all = values(trained.forward(batch.clone()));
+    let first = values(trained.forward(batch.clone().slice([0..1, 0..3])));
+    assert_eq!(&all[..2], &first[..]);
+    // While training it does: the batch's own statistics normalize.
+    let train_all = values(mlp.forward(inputs::<B>(16, 3, 4.0)));
+    let train_two = values(mlp.forward(inputs::<B>(16, 3, 4.0).slice([0..2, 0..3])));
+    assert_ne!(&train_all[..4], &train_two[..]);
+}
+
+#[test]
+fn layer_norm_standardizes_each_item() {
+    let _guard = rng_lock();
+    seed(7);
+    let device = Default::default();
+    let mlp: Mlp<I> = MlpConfig::new(3, vec![6], 2)
+        .with_norm(NormKind::Layer)
+        .with_activation(Activation::None)
+        .init(&device);
+    // Layer norm removes each item's own scale: items that differ by a positive factor in the
+    // first layer's pre-activations (inputs scaled with a zero bias) give the same output.
+    let mut zero_bias = mlp.clone();
+    let first = &mut zero_bias.layers[0];
+    if let Some(bias) = first.bias.take() {
+        first.bias = Some(bias.map(|b| b.zeros_like()));
+    }
+    let x = inputs::<I>(1, 3, 0.5);
+    let a = values(zero_bias.forward(x.clone()));
+    let b = values(zero_bias.forward(x.mul_scalar(10.0)));
+    for (a, b) in a.iter().zip(&b) {
+        assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn dropout_outside_zero_to_one_is_refused() {
+    for dropout in [-0.1, 1.0, f64::NAN] {
+        let config = AutoencoderConfig::new(
+            2,
+            ArchitectureConfig::Mlp {
+                hidden: vec![4],
+                activation: Activation::Relu,
+                norm: NormKind::None,
+                dropout,
+            },
+        )
+        .with_input_shape(InputShape::new(1, 1, 5));
+        let error = config.init::<I>(&Default::default()).unwrap_err();
+        assert!(error.to_string().contains("dropout"), "{error}");
+    }
+}
+
+#[test]
+fn regularization_round_trips_through_the_config_and_defaults_when_absent() {
+    let text = r#"{"kind":"mlp","hidden":[8],"activation":"relu","norm":"batch","dropout":0.25}"#;
+    let architecture: ArchitectureConfig = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        architecture,
+        ArchitectureConfig::Mlp {
+            hidden: vec![8],
+            activation: Activation::Relu,
+            norm: NormKind::Batch,
+            dropout: 0.25
+        }
+    );
+    let old: ArchitectureConfig =
+        serde_json::from_str(r#"{"kind":"mlp","hidden":[8],"activation":"relu"}"#).unwrap();
+    assert_eq!(old, ArchitectureConfig::mlp(vec![8], Activation::Relu));
+    // Unregularized configs are written as before.
+    let written = serde_json::to_string(&old).unwrap();
+    assert!(
+        !written.contains("norm") && !written.contains("dropout"),
+        "{written}"
+    );
+}
