@@ -426,6 +426,11 @@ fn model_from_flags(args: &TrainArgs, tabular: bool) -> Result<ModelConfig> {
             ModelConfig::Autoencoder(
                 AutoencoderConfig::new(latent, architecture)
                     .with_input_shape(shape)
+                    .with_code_dropout(args.code_dropout.unwrap_or(if tabular {
+                        defaults.code_dropout
+                    } else {
+                        0.0
+                    }))
                     .with_loss(args.loss.unwrap_or(if tabular {
                         ReconstructionLoss::SquaredError
                     } else {
@@ -434,6 +439,9 @@ fn model_from_flags(args: &TrainArgs, tabular: bool) -> Result<ModelConfig> {
             )
         }
         ModelKind::Vae => {
+            if args.code_dropout.is_some() {
+                bail!("--code-dropout applies to --model ae only");
+            }
             let default_likelihood = if tabular {
                 LikelihoodKind::Gaussian
             } else {
@@ -472,6 +480,7 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
         || args.activation.is_some()
         || args.norm.is_some()
         || args.dropout.is_some()
+        || args.code_dropout.is_some()
         || args.likelihood.is_some()
         || args.loss.is_some()
         || args.objective.is_some()

@@ -289,6 +289,10 @@ pub struct TrainArgs {
     /// the tabular default for --data csv, else 0).
     #[arg(long)]
     pub dropout: Option<f64>,
+    /// Dropout probability on an autoencoder's code while training, a noisy bottleneck
+    /// (default: the tabular default for --data csv, else 0).
+    #[arg(long)]
+    pub code_dropout: Option<f64>,
     /// VAE likelihood.
     #[arg(long, value_enum)]
     pub likelihood: Option<LikelihoodKind>,

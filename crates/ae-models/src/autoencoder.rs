@@ -32,6 +32,10 @@ pub struct AutoencoderConfig {
     /// Reconstruction loss.
     #[config(default = "ReconstructionLoss::Bce")]
     pub loss: ReconstructionLoss,
+    /// Dropout probability on the code while training (a noisy bottleneck); none at
+    /// inference.
+    #[config(default = 0.0)]
+    pub code_dropout: f64,
 }
 
 impl AutoencoderConfig {
@@ -43,6 +47,12 @@ impl AutoencoderConfig {
                 "latent size must be positive".into(),
             ));
         }
+        if !(0.0..1.0).contains(&self.code_dropout) {
+            return Err(ModelError::InvalidConfig(format!(
+                "code_dropout must lie in [0, 1), got {}",
+                self.code_dropout
+            )));
+        }
         Ok(crate::model::materialize(Autoencoder {
             encoder: self
                 .architecture
@@ -51,6 +61,7 @@ impl AutoencoderConfig {
                 .architecture
                 .init_decoder(self.latent, self.input_shape, 1, device)?,
             loss: self.loss,
+            code_dropout: self.code_dropout,
         }))
     }
 }
@@ -65,6 +76,9 @@ pub struct Autoencoder<B: Backend> {
     /// The reconstruction loss.
     #[module(skip)]
     pub loss: ReconstructionLoss,
+    /// Dropout probability on the code while training.
+    #[module(skip)]
+    pub code_dropout: f64,
 }
 
 impl<B: Backend> Autoencoder<B> {
@@ -85,7 +99,14 @@ impl<B: Backend> Autoencoder<B> {
     /// Encodes `input`, decodes, and scores the reconstruction against `target`.
     pub fn forward(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> ModelOutput<B> {
         let latent = self.encode(input);
-        let out = self.decoder.forward(latent.clone());
+        let code = if self.code_dropout > 0.0 {
+            burn::nn::DropoutConfig::new(self.code_dropout)
+                .init()
+                .forward(latent.clone())
+        } else {
+            latent.clone()
+        };
+        let out = self.decoder.forward(code);
         let (reconstruction, reconstruction_loss) = match self.loss {
             ReconstructionLoss::Bce => (
                 activation::sigmoid(out.clone()),

@@ -112,6 +112,12 @@ impl ModelConfig {
                         "latent size must be positive".into(),
                     ));
                 }
+                if !(0.0..1.0).contains(&c.code_dropout) {
+                    return Err(ModelError::InvalidConfig(format!(
+                        "code_dropout must lie in [0, 1), got {}",
+                        c.code_dropout
+                    )));
+                }
                 c.architecture.validate(shape)
             }
             ModelConfig::Vae(c) => {

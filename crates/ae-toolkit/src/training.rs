@@ -61,8 +61,9 @@ pub fn train<B: AutodiffBackend>(
 
 /// The defaults `ae train --data csv` uses for a table when no flag or config sets them,
 /// chosen by `cargo xtask bench-anomaly` across all its data sets (see `docs/results.md`):
-/// a small MLP regularized by layer normalization, dropout, weight decay and a short training
-/// (on the benchmark's small tables, longer training fits the normal rows' quirks and
+/// one hidden layer of 64 and a 32-value code (PyOD's AutoEncoder's shape), regularized by
+/// layer normalization, dropout on the hidden layer and on the code, weight decay and a short
+/// training (on the benchmark's small tables, longer training fits the normal rows' quirks and
 /// separates less).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TabularDefaults {
@@ -70,6 +71,8 @@ pub struct TabularDefaults {
     pub hidden: Vec<usize>,
     /// Code size.
     pub latent: usize,
+    /// Dropout probability on the code while training (autoencoders).
+    pub code_dropout: f64,
     /// Normalization of the hidden layers.
     pub norm: ae_models::NormKind,
     /// Dropout probability after each hidden layer.
@@ -87,8 +90,9 @@ pub struct TabularDefaults {
 impl Default for TabularDefaults {
     fn default() -> Self {
         TabularDefaults {
-            hidden: vec![64, 32],
-            latent: 16,
+            hidden: vec![64],
+            latent: 32,
+            code_dropout: 0.2,
             norm: ae_models::NormKind::Layer,
             dropout: 0.2,
             epochs: 10,

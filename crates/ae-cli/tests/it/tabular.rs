@@ -102,6 +102,7 @@ fn tabular_defaults_train_a_small_table_with_a_constant_column() {
     assert_eq!(value("loss"), "\"squared-error\"");
     assert!(config.contains("norm = \"layer\""), "{config}");
     assert!(config.contains("dropout = 0.2"), "{config}");
+    assert!(config.contains("code_dropout = 0.2"), "{config}");
 
     // A batch asked for explicitly is not shrunk.
     let error = fails(&[
@@ -155,6 +156,8 @@ fn standardized_error_sees_past_an_unpredictable_column() {
         "--norm",
         "none",
         "--dropout",
+        "0",
+        "--code-dropout",
         "0",
         "--epochs",
         "60",

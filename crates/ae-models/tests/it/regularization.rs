@@ -175,3 +175,32 @@ fn regularization_round_trips_through_the_config_and_defaults_when_absent() {
         "{written}"
     );
 }
+
+#[test]
+fn code_dropout_perturbs_training_passes_only() {
+    let _guard = rng_lock();
+    seed(8);
+    let config = AutoencoderConfig::new(4, ArchitectureConfig::mlp(vec![8], Activation::Relu))
+        .with_input_shape(InputShape::new(1, 1, 6))
+        .with_loss(ae_models::ReconstructionLoss::SquaredError)
+        .with_code_dropout(0.5);
+    let model = config.init::<B>(&Default::default()).unwrap();
+    let x = || inputs::<B>(8, 6, 0.0);
+    let a = values(model.forward(x(), x()).reconstruction);
+    let b = values(model.forward(x(), x()).reconstruction);
+    assert_ne!(a, b, "training passes drop different code values");
+    let inference = model.valid();
+    let xi = || inputs::<I>(8, 6, 0.0);
+    let once = values(inference.forward(xi(), xi()).reconstruction);
+    assert_eq!(once, values(inference.forward(xi(), xi()).reconstruction));
+    assert_eq!(once, values(inference.decode(inference.encode(xi()))));
+
+    for bad in [-0.5, 1.0] {
+        let error = config
+            .clone()
+            .with_code_dropout(bad)
+            .init::<I>(&Default::default())
+            .unwrap_err();
+        assert!(error.to_string().contains("code_dropout"), "{error}");
+    }
+}
