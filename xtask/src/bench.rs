@@ -136,13 +136,13 @@ fn training_flops_per_image(model: &str) -> f64 {
 }
 
 /// The last top-level JSON object a command printed.
-fn last_json(text: &str) -> Result<Value> {
+pub(crate) fn last_json(text: &str) -> Result<Value> {
     let start = text.rfind("\n{").map_or(0, |i| i + 1);
     serde_json::from_str(text[start..].trim()).context("the command did not end with JSON")
 }
 
 /// The number at `pointer` in `value`, or an error naming it.
-fn number(value: &Value, pointer: &str) -> Result<f64> {
+pub(crate) fn number(value: &Value, pointer: &str) -> Result<f64> {
     value
         .pointer(pointer)
         .and_then(Value::as_f64)

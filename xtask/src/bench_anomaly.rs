@@ -18,6 +18,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::{Value, json};
 
+use crate::bench::{last_json, number};
 use crate::{capture_stdout, cargo, describe, run_command};
 
 /// How a shipped table's labels define its tasks.
@@ -213,18 +214,6 @@ fn ae_binary(root: &Path) -> PathBuf {
         root.join(target)
     };
     target.join("release").join("ae")
-}
-
-fn last_json(text: &str) -> Result<Value> {
-    let start = text.rfind("\n{").map_or(0, |i| i + 1);
-    serde_json::from_str(text[start..].trim()).context("the command did not end with JSON")
-}
-
-fn number(value: &Value, pointer: &str) -> Result<f64> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_f64)
-        .with_context(|| format!("no number at {pointer} in {value}"))
 }
 
 /// Trains our model on one split and evaluates it with the baselines; one record per method.

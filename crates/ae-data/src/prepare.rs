@@ -564,6 +564,24 @@ impl Iterator for StreamedItems {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bootstrap_samples_draw_with_replacement_by_seed() {
+        let values: Vec<f32> = (0..200).map(|i| i as f32).collect();
+        let data = Dataset::from_inputs(ImageShape::new(1, 1, 1), values, None).unwrap();
+        let sample = bootstrap_sample(&data, 3);
+        assert_eq!(sample.len(), 200);
+        let drawn: Vec<f32> = sample.inputs.to_f32().to_vec();
+        let distinct: std::collections::BTreeSet<u32> = drawn.iter().map(|&v| v as u32).collect();
+        // With replacement, about 1 - 1/e ≈ 63% of the items appear; every one is an item.
+        assert!((100..160).contains(&distinct.len()), "{}", distinct.len());
+        assert!(distinct.iter().all(|&v| v < 200));
+        let again: Vec<f32> = bootstrap_sample(&data, 3).inputs.to_f32().to_vec();
+        assert_eq!(drawn, again);
+        let other: Vec<f32> = bootstrap_sample(&data, 4).inputs.to_f32().to_vec();
+        assert_ne!(drawn, other);
+    }
+
     use super::*;
     use crate::config::DataSource;
 

@@ -583,13 +583,7 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
     /// The anomaly score of every item of `data` (higher is more anomalous), seeded so that
     /// the same run scores the same items the same way.
     pub fn decision_function(&self, data: &Dataset) -> Result<Vec<f64>> {
-        if data.is_empty() {
-            return Err(ToolkitError::Unsupported(
-                "there are no items to score".into(),
-            ));
-        }
-        B::seed(self.run.device(), self.run.config().seed.wrapping_add(7));
-        self.raw_scores(data)
+        Ok(self.combine_members(&self.member_scores(data)?))
     }
 
     /// Whether each item of `data` scores above the threshold.
@@ -610,10 +604,7 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
     /// The anomaly scores of `data`, with the backend's random state as it is (for items
     /// scored a chunk at a time after one seeding).
     fn raw_scores(&self, data: &Dataset) -> Result<Vec<f64>> {
-        match &self.ensemble {
-            None => self.own_scores(data),
-            Some(members) => Ok(combine(&self.raw_member_scores(data)?, &members.stats)),
-        }
+        Ok(self.combine_members(&self.raw_member_scores(data)?))
     }
 
     /// Every member's raw scores of `data` (the run's own first).
@@ -1402,6 +1393,29 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn the_error_spread_divides_each_value_by_its_training_error() {
+        // Two items of three values; the reconstructions miss value 0 by 1 and 3, value 1 by
+        // 0 and 2, and value 2 not at all.
+        let data = Dataset::from_inputs(
+            ae_data::ImageShape::new(1, 1, 3),
+            vec![0.0, 0.0, 5.0, 0.0, 0.0, 5.0],
+            None,
+        )
+        .unwrap();
+        let reconstructions = vec![vec![1.0, 0.0, 5.0], vec![3.0, 2.0, 5.0]];
+        let spread = ErrorSpread::fit(&data, &reconstructions).unwrap();
+        // Means of the squared errors: (1 + 9) / 2 = 5, (0 + 4) / 2 = 2, and 0 floored at a
+        // millionth of the largest.
+        assert!(close(spread.mean_squared_error[0], 5.0));
+        assert!(close(spread.mean_squared_error[1], 2.0));
+        assert!(close(spread.mean_squared_error[2], 5e-6));
+        // Errors of 1, 1 and 0.001: 1/5 + 1/2 + 1e-6/5e-6.
+        let score = spread.score(&[1.0, 1.0, 5.001], &[0.0, 0.0, 5.0]);
+        assert!((score - (0.2 + 0.5 + 0.2)).abs() < 1e-3, "{score}");
+        assert!(ErrorSpread::fit(&data, &reconstructions[..1]).is_err());
     }
 
     #[test]

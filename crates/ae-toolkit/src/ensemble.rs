@@ -267,13 +267,14 @@ pub fn member_stats<B: Backend>(run: &TrainedRun<B>, kind: ScoreKind) -> Result<
     let detector = crate::anomaly::AnomalyDetector::single(run, kind)?;
     let train = run.split(crate::run::Split::Train)?;
     let scores = detector.decision_function(&train)?;
-    let n = scores.len() as f64;
-    let mean = scores.iter().sum::<f64>() / n;
-    let std = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let summary = crate::anomaly::ScoreSummary::of(&scores, None, f64::INFINITY)?;
     let (code_gaussian, error_spread) = detector.fitted_parts();
     Ok(MemberStats {
-        mean,
-        std: std.max(mean.abs() * 1e-9).max(f64::MIN_POSITIVE),
+        mean: summary.mean,
+        std: summary
+            .std
+            .max(summary.mean.abs() * 1e-9)
+            .max(f64::MIN_POSITIVE),
         code_gaussian,
         error_spread,
     })

@@ -2,7 +2,7 @@
 //! regularized MLP, squared error, AdamW, a batch that shrinks to a small table), constant
 //! columns, and the standardized-error score on a table with one unpredictable column.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
@@ -45,6 +45,43 @@ fn rows(g: &mut Normal, n: usize, shift: f64, label: u32) -> String {
 }
 
 const HEADER: &str = "noise,a,b,sum,difference,mix,y\n";
+
+/// Writes `train.csv` (normal rows) and `test.csv` (as many normal rows as anomalies, whose
+/// fourth column is shifted by 1.5) into `dir`.
+fn write_tables(dir: &Path, seed: u64, train_rows: usize, test_rows: usize) -> (PathBuf, PathBuf) {
+    let mut g = Normal(seed);
+    let train = dir.join("train.csv");
+    std::fs::write(
+        &train,
+        format!("{HEADER}{}", rows(&mut g, train_rows, 0.0, 0)),
+    )
+    .unwrap();
+    let test = dir.join("test.csv");
+    let normal = rows(&mut g, test_rows, 0.0, 0);
+    let anomalies = rows(&mut g, test_rows, 1.5, 1);
+    std::fs::write(&test, format!("{HEADER}{normal}{anomalies}")).unwrap();
+    (train, test)
+}
+
+/// `ae train --model ae --data csv` on `train` (labels in column `y`) into `run`, with `extra`.
+fn train_table(train: &Path, run: &str, extra: &[&str]) -> serde_json::Value {
+    let train = path_str(train);
+    let mut args = vec![
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "csv",
+        "--data-path",
+        &train,
+        "--label-column",
+        "y",
+        "--run-dir",
+        run,
+    ];
+    args.extend_from_slice(extra);
+    ok(&args)
+}
 
 fn auroc(report: &serde_json::Value) -> f64 {
     report["auroc"].as_f64().expect("an AUROC")
@@ -126,47 +163,28 @@ fn tabular_defaults_train_a_small_table_with_a_constant_column() {
 #[test]
 fn standardized_error_sees_past_an_unpredictable_column() {
     let dir = tempfile::tempdir().unwrap();
-    let mut g = Normal(7);
-    let train = dir.path().join("train.csv");
-    std::fs::write(&train, format!("{HEADER}{}", rows(&mut g, 800, 0.0, 0))).unwrap();
-    let test = dir.path().join("test.csv");
-    std::fs::write(
-        &test,
-        format!(
-            "{HEADER}{}{}",
-            rows(&mut g, 200, 0.0, 0),
-            rows(&mut g, 200, 1.5, 1)
-        ),
-    )
-    .unwrap();
+    let (train, test) = write_tables(dir.path(), 7, 800, 200);
     let run = dir.path().join("run");
     let run_s = path_str(&run);
-    ok(&[
-        "train",
-        "--model",
-        "ae",
-        "--data",
-        "csv",
-        "--data-path",
-        &path_str(&train),
-        "--label-column",
-        "y",
-        "--latent",
-        "2",
-        "--norm",
-        "none",
-        "--dropout",
-        "0",
-        "--code-dropout",
-        "0",
-        "--epochs",
-        "60",
-        "--seed",
-        "3",
-        "--run-dir",
+    train_table(
+        &train,
         &run_s,
-        "--no-pictures",
-    ]);
+        &[
+            "--latent",
+            "2",
+            "--norm",
+            "none",
+            "--dropout",
+            "0",
+            "--code-dropout",
+            "0",
+            "--epochs",
+            "60",
+            "--seed",
+            "3",
+            "--no-pictures",
+        ],
+    );
     let eval = |score: &str| {
         ok(&[
             "anomaly",
@@ -225,43 +243,24 @@ fn standardized_error_sees_past_an_unpredictable_column() {
 #[test]
 fn an_ensemble_trains_as_one_run_and_scores_by_its_members() {
     let dir = tempfile::tempdir().unwrap();
-    let mut g = Normal(11);
-    let train = dir.path().join("train.csv");
-    std::fs::write(&train, format!("{HEADER}{}", rows(&mut g, 400, 0.0, 0))).unwrap();
-    let test = dir.path().join("test.csv");
-    std::fs::write(
-        &test,
-        format!(
-            "{HEADER}{}{}",
-            rows(&mut g, 100, 0.0, 0),
-            rows(&mut g, 100, 1.5, 1)
-        ),
-    )
-    .unwrap();
+    let (train, test) = write_tables(dir.path(), 11, 400, 100);
     let run = dir.path().join("run");
     let run_s = path_str(&run);
-    let report = ok(&[
-        "train",
-        "--model",
-        "ae",
-        "--data",
-        "csv",
-        "--data-path",
-        &path_str(&train),
-        "--label-column",
-        "y",
-        "--latent",
-        "2",
-        "--epochs",
-        "15",
-        "--seed",
-        "5",
-        "--ensemble",
-        "3",
-        "--bootstrap",
-        "--run-dir",
+    let report = train_table(
+        &train,
         &run_s,
-    ]);
+        &[
+            "--latent",
+            "2",
+            "--epochs",
+            "15",
+            "--seed",
+            "5",
+            "--ensemble",
+            "3",
+            "--bootstrap",
+        ],
+    );
     let seeds: Vec<u64> = report["members"]
         .as_array()
         .unwrap()
