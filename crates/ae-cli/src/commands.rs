@@ -1,6 +1,7 @@
 //! One dispatch: each command's flags become the library's settings, the library does the
 //! work, and its report becomes the JSON document `main` prints.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ae_toolkit::anomaly::{AnomalyEvalSettings, FitSettings, ScoreSettings, ThresholdRule};
@@ -300,6 +301,39 @@ impl BackendTask for Dispatch {
                     args.split,
                     args.batch.batch_size,
                 )?)
+            }
+            Command::Explore(args) => {
+                let run = open(&args.run.run)?;
+                let settings = ae_explore::ExploreSettings {
+                    source: args.source.source(),
+                    limit: args.limit,
+                    umap: args.umap,
+                    batch_size: args.batch.batch_size,
+                    seed: args.seed,
+                };
+                settings.check()?;
+                reporter.notice(format!(
+                    "encoding up to {} items of {}",
+                    args.limit,
+                    args.run.run.display()
+                ));
+                let explorer = ae_explore::Explorer::new(run, &settings)?;
+                let server = ae_explore::Server::bind(&args.host, args.port)?;
+                // Where to point a browser is the result: one JSON line on stdout, at once.
+                let listening = serde_json::json!({
+                    "url": server.url(),
+                    "items": explorer.len(),
+                    "run": args.run.run,
+                });
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{listening}").and_then(|()| stdout.flush());
+                drop(stdout);
+                reporter.notice(format!(
+                    "ae explore: open {} in a browser (Ctrl-C stops)",
+                    server.url()
+                ));
+                server.run(&explorer);
+                Ok(Value::Null)
             }
             Command::Completions(_) => Err(anyhow!("completions are printed before dispatch")),
             Command::Demo(args) => match args.demo {

@@ -118,6 +118,9 @@ pub enum Command {
     Uncertainty(UncertaintyArgs),
     /// Demonstrations on synthetic data (`ae demo manifold`).
     Demo(DemoArgs),
+    /// Serve an interactive latent-space explorer of a run as a local web page: map, sliders,
+    /// interpolation, attributes, anomalies and samples (Ctrl-C stops it).
+    Explore(ExploreArgs),
     /// Print a shell completion script (e.g. `ae completions bash > ~/.local/share/bash-completion/completions/ae`).
     Completions(CompletionsArgs),
 }
@@ -433,6 +436,32 @@ pub struct EncodeArgs {
     /// Output folder (default: RUN/latents-<split>, or RUN/latents-data with --data-path).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub batch: BatchArg,
+}
+
+/// `ae explore`.
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    #[command(flatten)]
+    pub run: RunArg,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// The port to listen on (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 8765)]
+    pub port: u16,
+    /// The address to listen on (127.0.0.1: this machine only).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// At most this many items on the map (the first ones).
+    #[arg(long, default_value_t = 2000)]
+    pub limit: usize,
+    /// Lay the map out with UMAP instead of PCA (codes of more than two values).
+    #[arg(long)]
+    pub umap: bool,
+    /// Seed of UMAP and of the Gaussian mixture sampled from.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     pub batch: BatchArg,
 }

@@ -8,6 +8,7 @@ mod crash;
 mod demo;
 mod denoise;
 mod explain;
+mod explore;
 mod generate;
 mod hostile;
 mod moved;
