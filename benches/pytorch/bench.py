@@ -129,18 +129,23 @@ def bench_model(args) -> dict:
     torch.manual_seed(0)
     train = load_images(args.datasets, "train", args.limit)
     test = load_images(args.datasets, "test", None)
-    model = MODELS[args.model]()
+    device = torch.device(args.device)
+    train, test = train.to(device), test.to(device)
+    model = MODELS[args.model]().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     n = train.shape[0]
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
     started = time.perf_counter()
     for _ in range(args.epochs):
-        order = torch.randperm(n)
+        order = torch.randperm(n, device=device)
         for start in range(0, n, args.batch_size):
             batch = train[order[start : start + args.batch_size]]
             optimizer.zero_grad(set_to_none=True)
             loss = model.loss(batch)
             loss.backward()
             optimizer.step()
+    sync()
     train_seconds = time.perf_counter() - started
     if not torch.isfinite(loss):
         sys.exit(f"{args.model}: the loss is not finite ({loss.item()})")
@@ -148,10 +153,12 @@ def bench_model(args) -> dict:
     with torch.no_grad():
         for start in range(0, test.shape[0], 1000):
             model.encode(test[start : start + 1000])
+    sync()
     infer_seconds = time.perf_counter() - started
     return {
         "model": args.model,
         "threads": torch.get_num_threads(),
+        "device": str(device),
         "torch": torch.__version__,
         "train_images_per_second": args.epochs * n / train_seconds,
         "encode_images_per_second": test.shape[0] / infer_seconds,
@@ -184,6 +191,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--matmul", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU check")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result = bench_matmul(2048, 20) if args.matmul else bench_model(args)

@@ -91,8 +91,8 @@ fn ae_features(backends: &[String]) -> Result<String> {
         match backend.as_str() {
             // ae-cli's default features include ndarray.
             "ndarray" => {}
-            "flex" | "wgpu" => features.push(format!("ae-cli/{backend}")),
-            other => bail!("unknown backend {other:?}: expected ndarray, flex or wgpu"),
+            "flex" | "wgpu" | "cuda" => features.push(format!("ae-cli/{backend}")),
+            other => bail!("unknown backend {other:?}: expected ndarray, flex, wgpu or cuda"),
         }
     }
     Ok(features.join(","))
@@ -392,7 +392,8 @@ mod tests {
     fn features_follow_the_backends() {
         let backends = ["ndarray", "flex", "wgpu"].map(String::from);
         assert_eq!(ae_features(&backends).unwrap(), "ae-cli/flex,ae-cli/wgpu");
-        assert!(ae_features(&["cuda".to_string()]).is_err());
+        assert_eq!(ae_features(&["cuda".to_string()]).unwrap(), "ae-cli/cuda");
+        assert!(ae_features(&["rocm".to_string()]).is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use burn::tensor::backend::AutodiffBackend;
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// The name does not denote a known backend.
-    #[error("unknown backend '{0}': expected one of ndarray, flex, wgpu")]
+    #[error("unknown backend '{0}': expected one of ndarray, flex, wgpu, cuda")]
     UnknownBackend(String),
     /// The name does not denote a known wgpu device.
     #[error("unknown wgpu device '{0}': expected one of default, discrete, integrated, cpu")]
@@ -30,6 +30,15 @@ pub enum BackendError {
         /// The adapter asked for.
         device: WgpuDeviceChoice,
         /// What wgpu said.
+        message: String,
+    },
+    /// The CUDA backend found no usable GPU (no NVIDIA driver, or no device).
+    #[error(
+        "the cuda backend found no GPU ({message}): it needs an NVIDIA GPU and its driver \
+         (libcuda); use --backend wgpu or a CPU backend otherwise"
+    )]
+    NoCudaDevice {
+        /// What the CUDA runtime said.
         message: String,
     },
     /// The backend exists but this binary was built without it.
@@ -54,11 +63,18 @@ pub enum BackendKind {
     Flex,
     /// burn-wgpu: GPU backend through WebGPU (Vulkan, Metal, DX12), or software Vulkan.
     Wgpu,
+    /// burn-cuda: NVIDIA GPUs through CUDA (the driver is loaded at run time).
+    Cuda,
 }
 
 impl BackendKind {
     /// Every backend, compiled in or not.
-    pub const ALL: [BackendKind; 3] = [BackendKind::Ndarray, BackendKind::Flex, BackendKind::Wgpu];
+    pub const ALL: [BackendKind; 4] = [
+        BackendKind::Ndarray,
+        BackendKind::Flex,
+        BackendKind::Wgpu,
+        BackendKind::Cuda,
+    ];
 
     /// The cargo feature that compiles this backend in.
     pub fn feature(self) -> &'static str {
@@ -66,6 +82,7 @@ impl BackendKind {
             BackendKind::Ndarray => "ndarray",
             BackendKind::Flex => "flex",
             BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
         }
     }
 
@@ -75,6 +92,7 @@ impl BackendKind {
             BackendKind::Ndarray => cfg!(feature = "ndarray"),
             BackendKind::Flex => cfg!(feature = "flex"),
             BackendKind::Wgpu => cfg!(feature = "wgpu"),
+            BackendKind::Cuda => cfg!(feature = "cuda"),
         }
     }
 
@@ -105,6 +123,7 @@ impl FromStr for BackendKind {
             "ndarray" => Ok(BackendKind::Ndarray),
             "flex" => Ok(BackendKind::Flex),
             "wgpu" => Ok(BackendKind::Wgpu),
+            "cuda" => Ok(BackendKind::Cuda),
             _ => Err(BackendError::UnknownBackend(s.to_string())),
         }
     }
@@ -186,6 +205,10 @@ pub type Flex = burn_flex::Flex<f32>;
 #[cfg(feature = "wgpu")]
 pub type Wgpu = burn_wgpu::Wgpu<f32, i32>;
 
+/// burn-cuda on `f32` (with fusion and autotune, burn-cuda's defaults).
+#[cfg(feature = "cuda")]
+pub type Cuda = burn_cuda::Cuda<f32, i32>;
+
 /// Autodiff over burn-ndarray.
 #[cfg(feature = "ndarray")]
 pub type NdArrayAutodiff = burn::backend::Autodiff<burn_ndarray::NdArray<f32>>;
@@ -195,6 +218,45 @@ pub type FlexAutodiff = burn::backend::Autodiff<burn_flex::Flex<f32>>;
 /// Autodiff over burn-wgpu.
 #[cfg(feature = "wgpu")]
 pub type WgpuAutodiff = burn::backend::Autodiff<burn_wgpu::Wgpu<f32, i32>>;
+
+/// Autodiff over burn-cuda.
+#[cfg(feature = "cuda")]
+pub type CudaAutodiff = burn::backend::Autodiff<burn_cuda::Cuda<f32, i32>>;
+
+/// Runs `probe` with panic messages silenced; a panic becomes its first line (or "no device
+/// answered" when that line is a bare `unwrap` deep in a GPU runtime, which says nothing a user
+/// can act on).
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+fn quiet_probe<T>(probe: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(probe);
+    std::panic::set_hook(hook);
+    result.map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .and_then(|m| m.lines().next().map(str::to_string))
+            .filter(|m| !m.is_empty() && !m.contains("called `"))
+            .unwrap_or_else(|| "no device answered".into())
+    })
+}
+
+/// Checks that CUDA finds a GPU, by running one small operation on the first device; the CUDA
+/// runtime panics when the driver or the device is missing, which this turns into
+/// [`BackendError::NoCudaDevice`].
+#[cfg(feature = "cuda")]
+pub fn probe_cuda() -> Result<burn_cuda::CudaDevice, BackendError> {
+    let device = burn_cuda::CudaDevice::default();
+    quiet_probe(|| {
+        burn::tensor::Tensor::<Cuda, 1>::from_floats([1.0, 2.0], &device)
+            .sum()
+            .into_scalar()
+    })
+    .map(|_| device.clone())
+    .map_err(|message| BackendError::NoCudaDevice { message })
+}
 
 /// The wgpu device for a choice.
 #[cfg(feature = "wgpu")]
@@ -213,35 +275,16 @@ pub fn wgpu_device(choice: WgpuDeviceChoice) -> burn_wgpu::WgpuDevice {
 #[cfg(feature = "wgpu")]
 pub fn probe_wgpu(choice: WgpuDeviceChoice) -> Result<burn_wgpu::WgpuDevice, BackendError> {
     let device = wgpu_device(choice);
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let probe = std::panic::catch_unwind(|| {
-        let t =
-            burn::tensor::Tensor::<burn_wgpu::Wgpu<f32, i32>, 1>::from_floats([1.0, 2.0], &device);
-        t.sum().into_scalar()
-    });
-    std::panic::set_hook(hook);
-    match probe {
-        Ok(_) => Ok(device),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "no adapter".into());
-            let first = message.lines().next().unwrap_or_default();
-            // A bare `unwrap` deep in the runtime says nothing a user can act on.
-            let message = if first.contains("called `") || first.is_empty() {
-                "no adapter answered".to_string()
-            } else {
-                first.to_string()
-            };
-            Err(BackendError::NoAdapter {
-                device: choice,
-                message,
-            })
-        }
-    }
+    quiet_probe(|| {
+        burn::tensor::Tensor::<burn_wgpu::Wgpu<f32, i32>, 1>::from_floats([1.0, 2.0], &device)
+            .sum()
+            .into_scalar()
+    })
+    .map(|_| device.clone())
+    .map_err(|message| BackendError::NoAdapter {
+        device: choice,
+        message,
+    })
 }
 
 /// Runs `task` on the chosen backend, or says which feature would compile it in (or, for
@@ -256,6 +299,11 @@ pub fn run_on<T: BackendTask>(choice: BackendChoice, task: T) -> Result<T::Outpu
         BackendKind::Wgpu => {
             let device = probe_wgpu(choice.wgpu_device)?;
             Ok(task.run::<WgpuAutodiff>(device))
+        }
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => {
+            let device = probe_cuda()?;
+            Ok(task.run::<CudaAutodiff>(device))
         }
         #[allow(unreachable_patterns)]
         kind => Err(BackendError::NotCompiled {
@@ -285,8 +333,9 @@ mod tests {
             Some(BackendKind::Ndarray)
         );
         assert_eq!("wgpu".parse::<BackendKind>().ok(), Some(BackendKind::Wgpu));
-        let err = "cuda".parse::<BackendKind>().unwrap_err().to_string();
-        assert!(err.contains("cuda") && err.contains("ndarray"), "{err}");
+        assert_eq!("CUDA".parse::<BackendKind>().ok(), Some(BackendKind::Cuda));
+        let err = "rocm".parse::<BackendKind>().unwrap_err().to_string();
+        assert!(err.contains("rocm") && err.contains("cuda"), "{err}");
         assert!("gpu9".parse::<WgpuDeviceChoice>().is_err());
     }
 

@@ -596,6 +596,9 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
         config.training.batch_size = batch;
         config.training.shrink_batch_to_data = false;
     }
+    if let Some(devices) = &args.devices {
+        config.training.devices = devices.clone();
+    }
     if let Some(lr) = args.lr {
         config.training.learning_rate = lr;
     }

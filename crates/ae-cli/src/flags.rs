@@ -331,6 +331,11 @@ pub struct TrainArgs {
     /// Batch size.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Train data-parallel on these devices of the backend (e.g. `0,1` for two GPUs with
+    /// `--backend wgpu --wgpu-device discrete`; `0,0` runs two workers on one CPU device); the
+    /// batch size stays the items per optimizer step and is split over them.
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Option<Vec<usize>>,
     /// Learning rate.
     #[arg(long)]
     pub lr: Option<f64>,

@@ -135,6 +135,7 @@ impl Named for BackendKind {
             BackendKind::Flex => "burn-flex, pure-Rust CPU (feature flex, on by default)",
             BackendKind::Ndarray => "burn-ndarray, CPU (feature ndarray)",
             BackendKind::Wgpu => "burn-wgpu: Vulkan, Metal, DX12 or software Vulkan (feature wgpu)",
+            BackendKind::Cuda => "burn-cuda: NVIDIA GPUs, driver loaded at run time (feature cuda)",
         }
     }
 }

@@ -88,6 +88,14 @@ pub struct TrainingConfig {
     /// Start a logistic MLP autoencoder from a stack of RBMs trained layer by layer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rbm_pretraining: Option<RbmPretraining>,
+    /// Data-parallel training in one process on these devices of the backend (indices: `[0,
+    /// 1]` for two GPUs; empty: the backend's one device), through burn-train's multi-device
+    /// strategy. Each step, every device takes `batch_size / devices` items of its share of
+    /// the data and the gradients are averaged, so `batch_size` stays the items per optimizer
+    /// step and the training curve matches one device's. A CPU backend has one device: an
+    /// index repeated (`[0, 0]`) runs workers side by side on it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<usize>,
 }
 
 impl Default for TrainingConfig {
@@ -106,6 +114,7 @@ impl Default for TrainingConfig {
             num_workers: default_workers(),
             checkpoints_kept: default_kept(),
             rbm_pretraining: None,
+            devices: Vec::new(),
         }
     }
 }
@@ -203,6 +212,22 @@ impl ExperimentConfig {
         t.lr_schedule.validate().map_err(TrainError::Invalid)?;
         if t.num_workers == 0 {
             return invalid("training.num_workers must be at least 1".into());
+        }
+        let devices = t.devices.len();
+        if devices > 1 && !t.batch_size.is_multiple_of(devices) {
+            return invalid(format!(
+                "training.batch_size {} does not split evenly over {devices} devices: make it a \
+                 multiple of {devices}",
+                t.batch_size
+            ));
+        }
+        if devices > 1 && t.rbm_pretraining.is_some() {
+            return invalid(
+                "training.rbm_pretraining runs on one device: leave training.devices empty".into(),
+            );
+        }
+        if let Some(&index) = t.devices.iter().find(|&&i| i > u16::MAX as usize) {
+            return invalid(format!("training.devices: {index} is not a device index"));
         }
         if let Some(pretraining) = &t.rbm_pretraining {
             pretraining.validate(&self.model)?;

@@ -17,7 +17,7 @@ use crate::trainer::ModelRecorder;
 use crate::{ExperimentConfig, RunDir, TrainError};
 
 /// The settings a resumed run may change.
-pub const CHANGEABLE_ON_RESUME: [&str; 1] = ["training.epochs"];
+pub const CHANGEABLE_ON_RESUME: [&str; 2] = ["training.epochs", "training.devices"];
 
 /// The dotted keys whose values differ between `before` (the config a run's checkpoints were
 /// trained with) and `now`, besides [`CHANGEABLE_ON_RESUME`], each with both values.
@@ -135,6 +135,7 @@ pub fn load_checkpoint_model<B: Backend>(
     let template = Trainable {
         model: config.init(device)?,
         steps: StepCounter::starting_at(0),
+        devices: 1,
     };
     Ok(load_fitting(template, record, &path)?.model)
 }

@@ -31,9 +31,13 @@ impl StepCounter {
 pub struct Trainable<B: Backend> {
     /// The model.
     pub model: AnyModel<B>,
-    /// Optimizer steps taken so far.
+    /// Batches stepped so far (one per device per optimizer step).
     #[module(skip)]
     pub steps: StepCounter,
+    /// Devices stepping side by side (1 on one device): each batch's loss is divided by it, so
+    /// that the gradients burn-train sums over the devices are the mean over the global batch.
+    #[module(skip)]
+    pub devices: usize,
 }
 
 /// Batch sums of the loss terms, still on the device (one transfer when synced).
@@ -123,9 +127,16 @@ impl<B: AutodiffBackend> TrainStep for Trainable<B> {
     type Output = StepOutput<B>;
 
     fn step(&self, batch: AeBatch<B>) -> TrainOutput<StepOutput<B>> {
-        let kl_weight = self.model.kl_weight(self.steps.next());
+        let devices = self.devices.max(1);
+        // KL warm-up counts optimizer steps, whatever the number of devices.
+        let kl_weight = self.model.kl_weight(self.steps.next() / devices);
         let output = self.model.forward(batch.input, batch.target, kl_weight);
-        let grads = output.loss().backward();
+        let loss = output.loss();
+        let grads = if devices > 1 {
+            (loss / devices as f64).backward()
+        } else {
+            loss.backward()
+        };
         TrainOutput::new(self, grads, StepOutput::new(&output))
     }
 }

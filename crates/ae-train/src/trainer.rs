@@ -12,12 +12,15 @@ use burn::module::Module;
 use burn::optim::AdamWConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::record::{FullPrecisionSettings, Recorder};
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::{AutodiffBackend, Backend, Device as _, DeviceId};
 use burn::train::checkpoint::{
     ComposedCheckpointingStrategy, KeepLastNCheckpoints, MetricCheckpointingStrategy,
 };
 use burn::train::metric::store::{Aggregate, Direction, Split};
-use burn::train::{Learner, MetricEarlyStoppingStrategy, StoppingCondition, SupervisedTraining};
+use burn::train::{
+    ExecutionStrategy, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
+    SupervisedTraining,
+};
 use serde::Serialize;
 
 use crate::atomic_recorder::{AtomicFileRecorder, WriteFailures, recorder_message};
@@ -138,6 +141,25 @@ fn model_needs_unit_interval(model: &ModelConfig) -> bool {
         ModelConfig::Autoencoder(c) => c.loss == ReconstructionLoss::Bce,
         ModelConfig::Vae(c) => c.likelihood == Likelihood::Bernoulli,
     }
+}
+
+/// The devices of `indices`, of the same kind as `device` (its backend's device `i`); the
+/// first is the main device, which holds the model and runs validation. Empty or one index:
+/// `device` alone.
+pub fn training_devices<B: Backend>(device: &B::Device, indices: &[usize]) -> Vec<B::Device> {
+    if indices.len() < 2 {
+        return vec![device.clone()];
+    }
+    let kind = device.to_id().type_id;
+    indices
+        .iter()
+        .map(|&i| {
+            <B::Device as burn::tensor::backend::Device>::from_id(DeviceId::new(
+                kind,
+                i.min(u16::MAX as usize) as u16,
+            ))
+        })
+        .collect()
 }
 
 /// Trains `config` into `run` on `device`, writing config, metrics, checkpoints and the model.
@@ -283,8 +305,12 @@ pub fn train<B: AutodiffBackend>(
     let valid_batcher = config
         .data
         .batcher(valid_data.clone(), config.seed.wrapping_add(1));
+    // Several devices: each takes batch_size / n items of its share of the data per step.
+    let devices = training_devices::<B>(&device, &training.devices);
+    let n = devices.len().max(1);
+    let device_batch = training.batch_size / n;
     let train_loader = DataLoaderBuilder::<B, usize, ae_data::AeBatch<B>>::new(train_batcher)
-        .batch_size(training.batch_size)
+        .batch_size(device_batch)
         .shuffle(config.seed)
         .num_workers(training.num_workers)
         .build(IndexDataset::new(train_data.len()));
@@ -296,7 +322,14 @@ pub fn train<B: AutodiffBackend>(
         .num_workers(training.num_workers)
         .build(IndexDataset::new(valid_data.len()));
 
-    let steps_per_epoch = train_data.len().div_ceil(training.batch_size);
+    // Optimizer steps per epoch: burn-train gives the last device the remainder of the split,
+    // and steps until every device's share is used.
+    let steps_per_epoch = if n > 1 {
+        let largest_share = train_data.len() - (n - 1) * (train_data.len() / n);
+        largest_share.div_ceil(device_batch)
+    } else {
+        train_data.len().div_ceil(training.batch_size)
+    };
     let scheduler = Scheduler::new(
         training.lr_schedule,
         training.learning_rate,
@@ -311,7 +344,8 @@ pub fn train<B: AutodiffBackend>(
     let start_epoch = resume_epoch.unwrap_or(0);
     let trainable = Trainable {
         model,
-        steps: StepCounter::starting_at(start_epoch * steps_per_epoch),
+        steps: StepCounter::starting_at(start_epoch * steps_per_epoch * n),
+        devices: n,
     };
 
     let failures = WriteFailures::default();
@@ -367,6 +401,14 @@ pub fn train<B: AutodiffBackend>(
     }
     if let Some(epoch) = resume_epoch {
         builder = builder.checkpoint(epoch);
+    }
+    if n > 1 {
+        for d in &devices {
+            B::seed(d, config.seed);
+        }
+        builder = builder.with_training_strategy(
+            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice).into(),
+        );
     }
     builder = builder.renderer(LineRenderer::new(
         options.reporter.clone(),

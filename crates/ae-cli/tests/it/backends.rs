@@ -114,3 +114,13 @@ fn wgpu_forward_matches_ndarray() {
         .unwrap_or_else(|e| panic!("{e}"));
     compare_with_reference::<Wgpu>(&device);
 }
+
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_forward_matches_ndarray() {
+    type Cuda =
+        <ae_toolkit::backend::CudaAutodiff as burn::tensor::backend::AutodiffBackend>::InnerBackend;
+    // Without a GPU or driver, say so in one line.
+    let device = ae_toolkit::backend::probe_cuda().unwrap_or_else(|e| panic!("{e}"));
+    compare_with_reference::<Cuda>(&device);
+}

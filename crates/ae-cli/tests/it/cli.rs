@@ -796,3 +796,60 @@ fn quiet_and_verbose_set_how_much_goes_to_stderr() {
         "{err}"
     );
 }
+
+#[test]
+fn devices_flag_trains_data_parallel_and_is_kept_in_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("two");
+    let report = train_mnist(
+        &run,
+        &[
+            "--model",
+            "ae",
+            "--latent",
+            "8",
+            "--hidden",
+            "64",
+            "--limit",
+            "600",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "50",
+            "--devices",
+            "0,0",
+        ],
+    );
+    assert!(
+        report["summary"]["validation"]["loss"]
+            .as_f64()
+            .unwrap()
+            .is_finite()
+    );
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        config.contains("devices = [\n    0,\n    0,\n]") || config.contains("devices = [0, 0]"),
+        "{config}"
+    );
+    let err = fails(&[
+        "train",
+        "--model",
+        "ae",
+        "--data",
+        "mnist",
+        "--data-path",
+        &datasets(),
+        "--run-dir",
+        &path_str(&dir.path().join("three")),
+        "--limit",
+        "600",
+        "--batch-size",
+        "50",
+        "--devices",
+        "0,0,0",
+    ]);
+    assert!(
+        err.contains("does not split evenly over 3 devices"),
+        "{err}"
+    );
+}

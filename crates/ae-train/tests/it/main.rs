@@ -2,5 +2,6 @@
 
 mod common;
 mod deep_clustering;
+mod devices;
 mod pretraining;
 mod training;
