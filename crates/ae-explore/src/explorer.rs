@@ -224,6 +224,17 @@ fn bad(message: impl Into<String>) -> ExploreError {
     ExploreError::BadRequest(message.into())
 }
 
+/// Fails unless `value` lies in `least..=MAX_DECODES`.
+fn check_decodes(name: &str, value: usize, least: usize) -> Result<()> {
+    if (least..=MAX_DECODES).contains(&value) {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{name} must be between {least} and {MAX_DECODES}, not {value}"
+        )))
+    }
+}
+
 impl ExploreSettings {
     /// Fails on settings no explorer can use.
     pub fn check(&self) -> Result<()> {
@@ -438,6 +449,15 @@ impl<B: Backend> Explorer<B> {
         Ok(self.run.decode(codes)?)
     }
 
+    /// The code and map position of item `index`.
+    pub fn encoded(&self, index: usize) -> Result<Encoded> {
+        self.check_index(index)?;
+        Ok(Encoded {
+            code: self.code_of(index).to_vec(),
+            position: self.plane.points()[index],
+        })
+    }
+
     /// Encodes one item given by its values (as the model reads them).
     pub fn encode_values(&self, values: &[f32]) -> Result<Encoded> {
         let dim = self.items.dim();
@@ -482,11 +502,7 @@ impl<B: Backend> Explorer<B> {
     ) -> Result<Strip> {
         self.check_index(from)?;
         self.check_index(to)?;
-        if !(2..=MAX_DECODES).contains(&steps) {
-            return Err(bad(format!(
-                "steps must be between 2 and {MAX_DECODES}, not {steps}"
-            )));
-        }
+        check_decodes("steps", steps, 2)?;
         let a: Vec<f64> = self.code_of(from).iter().map(|&v| v as f64).collect();
         let b: Vec<f64> = self.code_of(to).iter().map(|&v| v as f64).collect();
         let times: Vec<f64> = (0..steps).map(|i| i as f64 / (steps - 1) as f64).collect();
@@ -524,11 +540,7 @@ impl<B: Backend> Explorer<B> {
 
     /// The `count` highest-scoring items, highest first, with every item's score.
     pub fn anomalies(&self, count: usize) -> Result<AnomalyReport> {
-        if !(1..=MAX_DECODES).contains(&count) {
-            return Err(bad(format!(
-                "count must be between 1 and {MAX_DECODES}, not {count}"
-            )));
-        }
+        check_decodes("count", count, 1)?;
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.sort_by(|&a, &b| self.scores[b].total_cmp(&self.scores[a]).then(a.cmp(&b)));
         let top = order
@@ -553,11 +565,7 @@ impl<B: Backend> Explorer<B> {
     /// `count` samples from the VAE's prior (`prior`) or from a Gaussian mixture of 10
     /// components fitted to the training codes (`gmm`, fitted on first use).
     pub fn sample(&self, source: &str, count: usize, seed: u64) -> Result<Samples> {
-        if !(1..=MAX_DECODES).contains(&count) {
-            return Err(bad(format!(
-                "count must be between 1 and {MAX_DECODES}, not {count}"
-            )));
-        }
+        check_decodes("count", count, 1)?;
         let codes = match source {
             "prior" => {
                 if !self.run.is_vae() {

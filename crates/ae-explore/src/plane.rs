@@ -30,6 +30,9 @@ pub struct Plane {
     kind: Kind,
     codes: Matrix,
     points: Vec<[f64; 2]>,
+    /// Each code minus the linear inverse of its position (the code itself for an
+    /// embedding), blended over the nearest items on the way back.
+    offsets: Vec<Vec<f64>>,
 }
 
 impl Plane {
@@ -41,11 +44,7 @@ impl Plane {
                 [row[0], row.get(1).copied().unwrap_or(0.0)]
             })
             .collect();
-        Self {
-            kind: Kind::Identity,
-            codes,
-            points,
-        }
+        Self::new(Kind::Identity, codes, points)
     }
 
     /// Codes placed by a PCA fitted to them (at least two components).
@@ -54,14 +53,11 @@ impl Plane {
         let points = (0..projected.rows())
             .map(|i| [projected.get(i, 0), projected.get(i, 1)])
             .collect();
-        Ok(Self {
-            kind: Kind::Pca {
-                mean: pca.mean.clone(),
-                axes: [pca.components.column(0), pca.components.column(1)],
-            },
-            codes,
-            points,
-        })
+        let kind = Kind::Pca {
+            mean: pca.mean.clone(),
+            axes: [pca.components.column(0), pca.components.column(1)],
+        };
+        Ok(Self::new(kind, codes, points))
     }
 
     /// Codes placed by an embedding computed elsewhere (`embedding`: one row of two values
@@ -70,11 +66,26 @@ impl Plane {
         let points = (0..embedding.rows())
             .map(|i| [embedding.get(i, 0), embedding.get(i, 1)])
             .collect();
-        Self {
-            kind: Kind::Embedded(name),
+        Self::new(Kind::Embedded(name), codes, points)
+    }
+
+    fn new(kind: Kind, codes: Matrix, points: Vec<[f64; 2]>) -> Self {
+        let mut plane = Self {
+            kind,
             codes,
             points,
-        }
+            offsets: Vec::new(),
+        };
+        plane.offsets = (0..plane.codes.rows())
+            .map(|i| {
+                let code = plane.codes.row(i);
+                match plane.linear(plane.points[i]) {
+                    Some(linear) => code.iter().zip(&linear).map(|(c, l)| c - l).collect(),
+                    None => code.to_vec(),
+                }
+            })
+            .collect();
+        plane
     }
 
     /// `code`, `pca` or the embedding's name.
@@ -140,27 +151,13 @@ impl Plane {
         if let Kind::Identity = self.kind {
             return point[..latent.min(2)].to_vec();
         }
-        let weights = self.neighbour_weights(point);
-        match self.linear(point) {
-            Some(mut code) => {
-                for (i, w) in weights {
-                    let own = self.linear(self.points[i]).unwrap_or_default();
-                    for ((c, v), o) in code.iter_mut().zip(self.codes.row(i)).zip(&own) {
-                        *c += w * (v - o);
-                    }
-                }
-                code
-            }
-            None => {
-                let mut code = vec![0.0; latent];
-                for (i, w) in weights {
-                    for (c, v) in code.iter_mut().zip(self.codes.row(i)) {
-                        *c += w * v;
-                    }
-                }
-                code
+        let mut code = self.linear(point).unwrap_or_else(|| vec![0.0; latent]);
+        for (i, w) in self.neighbour_weights(point) {
+            for (c, o) in code.iter_mut().zip(&self.offsets[i]) {
+                *c += w * o;
             }
         }
+        code
     }
 
     /// The nearest items to `point` and their weights (summing to 1): inverse squared

@@ -241,11 +241,7 @@ fn api<B: Backend>(explorer: &Explorer<B>, endpoint: &str, q: &Query) -> Result<
             if q.0.contains_key("values") {
                 Reply::json(&explorer.encode_values(&q.numbers("values")?)?)
             } else {
-                let item = explorer.item(index("index")?)?;
-                Reply::json(&crate::explorer::Encoded {
-                    code: item.code,
-                    position: item.position,
-                })
+                Reply::json(&explorer.encoded(index("index")?)?)
             }
         }
         "plane" => Reply::json(&explorer.plane(q.number("x")?, q.number("y")?)?),

@@ -127,6 +127,15 @@ fn values(v: &serde_json::Value) -> Vec<f64> {
         .collect()
 }
 
+/// The largest difference between two equally long lists.
+fn max_gap(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
 #[test]
 fn the_api_decodes_encodes_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,11 +156,7 @@ fn the_api_decodes_encodes_and_refuses_bad_input() {
     let decoded = server.json(&format!("/api/decode?code={}", query.join("%2C")));
     let (d, r) = (values(&decoded["values"]), values(&item["reconstruction"]));
     assert_eq!(d.len(), 784);
-    let gap = d
-        .iter()
-        .zip(&r)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let gap = max_gap(&d, &r);
     assert!(gap < 1e-4, "decode(code) is {gap} from the reconstruction");
     let input: Vec<String> = values(&item["input"])
         .iter()
@@ -173,11 +178,7 @@ fn the_api_decodes_encodes_and_refuses_bad_input() {
         map["points"][4][1].as_f64().unwrap(),
     ];
     let plane = server.json(&format!("/api/plane?x={x}&y={y}"));
-    let gap = values(&plane["values"])
-        .iter()
-        .zip(&r)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
+    let gap = max_gap(&values(&plane["values"]), &r);
     assert!(
         gap < 1e-4,
         "the map at item 4 decodes {gap} from its reconstruction"

@@ -126,3 +126,63 @@ fn device_indices_become_devices_of_the_same_kind() {
     // A CPU backend has one device, whatever the index.
     assert!(two.iter().all(|d| *d == device));
 }
+
+/// The sum of squared gradients over every float parameter.
+struct SquaredGradients<'a> {
+    grads: &'a burn::optim::GradientsParams,
+    sum: f64,
+}
+
+impl<AB: burn::tensor::backend::AutodiffBackend> burn::module::ModuleVisitor<AB>
+    for SquaredGradients<'_>
+{
+    fn visit_float<const D: usize>(
+        &mut self,
+        param: &burn::module::Param<burn::tensor::Tensor<AB, D>>,
+    ) {
+        if let Some(g) = self.grads.get::<AB::InnerBackend, D>(param.id) {
+            self.sum += burn::tensor::ElementConversion::elem::<f64>(
+                g.powf_scalar(2.0).sum().into_scalar(),
+            );
+        }
+    }
+}
+
+#[test]
+fn each_devices_gradient_is_its_share_of_the_global_mean() {
+    use ae_train::step::{StepCounter, Trainable};
+    use burn::module::Module;
+    use burn::tensor::{Distribution, Tensor};
+    use burn::train::TrainStep;
+
+    let device = Default::default();
+    let model = config(vec![], 64).model.init::<B>(&device).unwrap();
+    let input = Tensor::<B, 2>::random([16, 784], Distribution::Uniform(0.0, 1.0), &device);
+    let squared = |devices: usize| {
+        let trainable = Trainable {
+            model: model.clone(),
+            steps: StepCounter::starting_at(0),
+            devices,
+        };
+        let batch = ae_data::AeBatch {
+            input: input.clone(),
+            target: input.clone(),
+            labels: None,
+        };
+        let output = TrainStep::step(&trainable, batch);
+        let mut visitor = SquaredGradients {
+            grads: &output.grads,
+            sum: 0.0,
+        };
+        trainable.visit(&mut visitor);
+        visitor.sum
+    };
+    let (one, two) = (squared(1), squared(2));
+    assert!(one > 0.0);
+    // Each of two devices' gradients is half its batch's: the two sum to the global mean.
+    assert!(
+        (two / one - 0.25).abs() < 1e-4,
+        "squared gradient with 2 devices {two}, with 1 {one}: ratio {}",
+        two / one
+    );
+}
