@@ -1,7 +1,10 @@
 //! Where conv-ae's training step spends its time on burn-flex: each of its four convolutions
-//! at batch 128, forward alone and forward + backward, beside the matrix product of the same
-//! size as conv2's im2col form and a convolution written as strided slices + one matrix
-//! product on burn's generic tensor ops.
+//! at batch 128, forward alone and forward + backward, with burn's op and with ours
+//! (`ae_kernels`), beside a matrix product of the same FLOPs; then conv2 as strided slices +
+//! one matrix product on burn's generic tensor ops.
+//!
+//! The last table gives, for our kernels, forward ÷ matrix product (target ≤ 1.3) and
+//! backward ÷ forward (target ≤ 2.5), the backward being forward + backward − forward.
 //!
 //! `cargo run --release -p ae-benches --example conv_ops`
 
@@ -11,36 +14,39 @@ use ae_backend::FlexAutodiff as B;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::PadMode;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{Distribution, Slice, Tensor};
 
 const BATCH: usize = 128;
 const REPEATS: usize = 20;
 
-/// Prints the mean wall time of `f` over [`REPEATS`] calls, after one warm-up call.
-fn time(name: &str, mut f: impl FnMut()) {
+/// Prints and returns the mean wall time of `f` in ms over [`REPEATS`] calls, after one
+/// warm-up call.
+fn time(name: &str, mut f: impl FnMut()) -> f64 {
     f();
     let start = Instant::now();
     for _ in 0..REPEATS {
         f();
     }
     let ms = start.elapsed().as_secs_f64() * 1e3 / REPEATS as f64;
-    println!("{name:44} {ms:8.2} ms");
+    println!("{name:52} {ms:8.2} ms");
+    ms
 }
 
 /// Times `layer` on `input` forward alone, then forward + backward; with `input_grad` false
 /// the backward pass computes the weight gradients only (as for a model's first layer).
+/// Returns both times in ms.
 fn time_layer(
     name: &str,
     input: &Tensor<B, 4>,
     input_grad: bool,
     layer: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>,
-) {
-    time(&format!("{name} forward"), || {
+) -> (f64, f64) {
+    let forward = time(&format!("{name} forward"), || {
         let _ = layer(input.clone()).into_data();
     });
     let suffix = if input_grad { "" } else { " (weights only)" };
-    time(&format!("{name} forward + backward{suffix}"), || {
+    let both = time(&format!("{name} forward + backward{suffix}"), || {
         let x = if input_grad {
             input.clone().require_grad()
         } else {
@@ -48,6 +54,20 @@ fn time_layer(
         };
         let _ = layer(x).sum().backward();
     });
+    (forward, both)
+}
+
+/// Times a matrix product `[m×k]·[k×n]` (the FLOPs of one convolution's forward).
+fn time_matmul(name: &str, m: usize, k: usize, n: usize) -> f64 {
+    let device = Default::default();
+    let a = Tensor::<B, 2>::random([m, k], Distribution::Default, &device);
+    let b = Tensor::<B, 2>::random([k, n], Distribution::Default, &device);
+    time(
+        &format!("{name} same-FLOPs matmul [{m}×{k}]·[{k}×{n}]"),
+        || {
+            let _ = a.clone().matmul(b.clone()).into_data();
+        },
+    )
 }
 
 /// The k×k windows of `x` (stride `s`, zero padding `p`) as rows: `[n·ho·wo, c·k·k]`.
@@ -125,10 +145,93 @@ fn main() {
     let maps32 = Tensor::<B, 4>::random([BATCH, 32, 14, 14], Distribution::Default, &device);
     let maps64 = Tensor::<B, 4>::random([BATCH, 64, 7, 7], Distribution::Default, &device);
 
-    time_layer("conv1 1→32", &image, false, |x| conv1.forward(x));
-    time_layer("conv2 32→64", &maps32, true, |x| conv2.forward(x));
-    time_layer("deconv1 64→32", &maps64, true, |x| deconv1.forward(x));
-    time_layer("deconv2 32→1", &maps32, true, |x| deconv2.forward(x));
+    let conv = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
+    let deconv = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
+    let ours_conv = |layer: &burn::nn::conv::Conv2d<B>, x: Tensor<B, 4>| {
+        ae_kernels::conv2d(
+            x,
+            layer.weight.val(),
+            layer.bias.as_ref().map(|b| b.val()),
+            conv.clone(),
+        )
+    };
+    let ours_deconv = |layer: &burn::nn::conv::ConvTranspose2d<B>, x: Tensor<B, 4>| {
+        ae_kernels::conv_transpose2d(
+            x,
+            layer.weight.val(),
+            layer.bias.as_ref().map(|b| b.val()),
+            deconv.clone(),
+        )
+    };
+    let mut rows = Vec::new();
+    // (name, matmul m×k×n of the forward's FLOPs)
+    let layers = [
+        ("conv1 1→32", BATCH * 196, 16, 32),
+        ("conv2 32→64", BATCH * 49, 512, 64),
+        ("deconv1 64→32", BATCH * 49, 64, 512),
+        ("deconv2 32→1", BATCH * 196, 32, 16),
+    ];
+    for (index, (name, m, k, n)) in layers.into_iter().enumerate() {
+        let (burn, ours) = match index {
+            0 => (
+                time_layer(&format!("{name} burn"), &image, false, |x| conv1.forward(x)),
+                time_layer(&format!("{name} ours"), &image, false, |x| {
+                    ours_conv(&conv1, x)
+                }),
+            ),
+            1 => (
+                time_layer(&format!("{name} burn"), &maps32, true, |x| conv2.forward(x)),
+                time_layer(&format!("{name} ours"), &maps32, true, |x| {
+                    ours_conv(&conv2, x)
+                }),
+            ),
+            2 => (
+                time_layer(&format!("{name} burn"), &maps64, true, |x| {
+                    deconv1.forward(x)
+                }),
+                time_layer(&format!("{name} ours"), &maps64, true, |x| {
+                    ours_deconv(&deconv1, x)
+                }),
+            ),
+            _ => (
+                time_layer(&format!("{name} burn"), &maps32, true, |x| {
+                    deconv2.forward(x)
+                }),
+                time_layer(&format!("{name} ours"), &maps32, true, |x| {
+                    ours_deconv(&deconv2, x)
+                }),
+            ),
+        };
+        let matmul = time_matmul(name, m, k, n);
+        rows.push((name, burn, ours, matmul));
+    }
+    println!();
+    println!(
+        "{:16} {:>12} {:>12} {:>10} {:>14} {:>16}",
+        "layer", "burn f+b ms", "ours f+b ms", "speed-up", "fwd ÷ matmul", "bwd ÷ fwd (ours)"
+    );
+    let (mut total_burn, mut total_ours) = (0.0, 0.0);
+    for (name, burn, ours, matmul) in &rows {
+        total_burn += burn.1;
+        total_ours += ours.1;
+        println!(
+            "{:16} {:12.2} {:12.2} {:9.2}× {:14.2} {:16.2}",
+            name,
+            burn.1,
+            ours.1,
+            burn.1 / ours.1,
+            ours.0 / matmul,
+            (ours.1 - ours.0) / ours.0
+        );
+    }
+    println!(
+        "{:16} {:12.2} {:12.2} {:9.2}×",
+        "all four",
+        total_burn,
+        total_ours,
+        total_burn / total_ours
+    );
+    println!();
 
     let rows = Tensor::<B, 2>::random([BATCH * 49, 512], Distribution::Default, &device);
     let kernel = Tensor::<B, 2>::random([512, 64], Distribution::Default, &device);

@@ -37,7 +37,9 @@ pub struct BenchArgs {
     /// Models of the epoch table, comma separated.
     #[arg(long, value_delimiter = ',', default_values_t = MODELS.map(String::from))]
     pub models: Vec<String>,
-    /// Backends of the epoch table, comma separated (each must be compiled into `ae`).
+    /// Backends of the epoch table, comma separated (each must be compiled into `ae`);
+    /// `flex+burn-conv` is flex with burn's own convolutions (`AE_CONV_KERNELS=burn`) instead
+    /// of ours, for a before/after in one sitting.
     #[arg(long, value_delimiter = ',', default_values_t = ["flex".to_string()])]
     pub backends: Vec<String>,
     /// Cargo features to build `ae` with (default: those of --backends); naming the test
@@ -88,14 +90,27 @@ pub fn bench(root: &Path, args: BenchArgs) -> Result<()> {
 fn ae_features(backends: &[String]) -> Result<String> {
     let mut features = Vec::new();
     for backend in backends {
-        match backend.as_str() {
+        match real_backend(backend).0 {
             // ae-cli's default features include ndarray.
             "ndarray" => {}
-            "flex" | "wgpu" | "cuda" => features.push(format!("ae-cli/{backend}")),
+            name @ ("flex" | "wgpu" | "cuda") => {
+                let feature = format!("ae-cli/{name}");
+                if !features.contains(&feature) {
+                    features.push(feature);
+                }
+            }
             other => bail!("unknown backend {other:?}: expected ndarray, flex, wgpu or cuda"),
         }
     }
     Ok(features.join(","))
+}
+
+/// The backend `ae` runs for a table row, and whether it uses burn's convolutions.
+fn real_backend(backend: &str) -> (&str, bool) {
+    match backend.strip_suffix("+burn-conv") {
+        Some(real) => (real, true),
+        None => (backend, false),
+    }
 }
 
 /// The experiment config of a reference model: one epoch at batch 128 with Adam at 1e-3.
@@ -165,9 +180,16 @@ fn run_ours(
     std::fs::write(&config, model_config(model, limit))
         .with_context(|| format!("cannot write {}", config.display()))?;
     let dir_s = dir.display().to_string();
+    let (real, burn_conv) = real_backend(backend);
+    let with_kernels = |mut command: Command| {
+        if burn_conv {
+            command.env("AE_CONV_KERNELS", "burn");
+        }
+        command
+    };
     let train_args: Vec<String> = [
         "--backend",
-        backend,
+        real,
         "train",
         "--config",
         &config.display().to_string(),
@@ -175,19 +197,25 @@ fn run_ours(
         &dir_s,
         "--plain",
         "--no-pictures",
+        "--overwrite",
     ]
     .map(String::from)
     .to_vec();
-    let train = last_json(&capture_stdout(ae(
+    let train = last_json(&capture_stdout(with_kernels(ae(
         root,
         Some(features),
         true,
         &train_args,
-    ))?)?;
-    let eval_args: Vec<String> = ["--backend", backend, "eval", &dir_s, "--batch-size", "1000"]
+    )))?)?;
+    let eval_args: Vec<String> = ["--backend", real, "eval", &dir_s, "--batch-size", "1000"]
         .map(String::from)
         .to_vec();
-    let eval = last_json(&capture_stdout(ae(root, Some(features), true, &eval_args))?)?;
+    let eval = last_json(&capture_stdout(with_kernels(ae(
+        root,
+        Some(features),
+        true,
+        &eval_args,
+    )))?)?;
     Ok(json!({
         "model": model,
         "backend": backend,

@@ -8,6 +8,7 @@ use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Tensor, backend::Backend};
 
 use crate::{Activation, InputShape, ModelError};
@@ -101,7 +102,7 @@ impl<B: Backend> ConvEncoder<B> {
         let [c, h, w] = self.input;
         let mut x: Tensor<B, 4> = x.reshape([batch, c, h, w]);
         for conv in &self.convs {
-            x = self.activation.apply(conv.forward(x));
+            x = self.activation.apply(conv_forward(conv, x));
         }
         self.head.forward(x.flatten(1, 3))
     }
@@ -185,11 +186,48 @@ impl<B: Backend> ConvDecoder<B> {
         };
         let last = self.deconvs.len().saturating_sub(1);
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            x = deconv.forward(x);
+            x = conv_transpose_forward(deconv, x);
             if i < last {
                 x = self.activation.apply(x);
             }
         }
         x.flatten(1, 3)
     }
+}
+
+/// `conv.forward(x)` through [`ae_kernels::conv2d`]: our kernels on burn-flex, burn's op on
+/// other backends (and for padding that is not the same on opposite sides).
+fn conv_forward<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            [top, left]
+        }
+        PaddingConfig2d::Valid => [0, 0],
+        _ => return conv.forward(x),
+    };
+    ae_kernels::conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|bias| bias.val()),
+        ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups),
+    )
+}
+
+/// `deconv.forward(x)` through [`ae_kernels::conv_transpose2d`].
+fn conv_transpose_forward<B: Backend>(
+    deconv: &ConvTranspose2d<B>,
+    x: Tensor<B, 4>,
+) -> Tensor<B, 4> {
+    ae_kernels::conv_transpose2d(
+        x,
+        deconv.weight.val(),
+        deconv.bias.as_ref().map(|bias| bias.val()),
+        ConvTransposeOptions::new(
+            deconv.stride,
+            deconv.padding,
+            deconv.padding_out,
+            deconv.dilation,
+            deconv.groups,
+        ),
+    )
 }

@@ -1,0 +1,225 @@
+//! The kernels of [`crate::cpu`] on burn-flex tensors, and as one autodiff operation with its
+//! own backward on `Autodiff<Flex>`.
+
+use std::any::{Any, TypeId};
+use std::borrow::Cow;
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn_flex::{Flex, FlexTensor};
+
+use crate::cpu::{self, Windows};
+
+type Diff = Autodiff<Flex>;
+
+/// The tensors handed back when the backend is not burn-flex.
+type Refused<B> = (Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>);
+
+/// `value` as a `T` when `S` is `T` (callers test the `TypeId`s first).
+fn cast<S: 'static, T: 'static>(value: S) -> Option<T> {
+    let mut slot = Some(value);
+    (&mut slot as &mut dyn Any)
+        .downcast_mut::<Option<T>>()
+        .and_then(Option::take)
+}
+
+fn primitive<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> FloatTensor<B> {
+    tensor.into_primitive().tensor()
+}
+
+fn tensor<B: Backend, const D: usize>(primitive: FloatTensor<B>) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(primitive))
+}
+
+/// The tensor's values in row-major order, borrowed when already laid out so.
+fn values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
+    match tensor.as_slice::<f32>() {
+        Some(values) => Cow::Borrowed(values),
+        None => Cow::Owned(tensor.to_contiguous().as_slice::<f32>().map_or_else(
+            || {
+                tensor
+                    .clone()
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap_or_default()
+            },
+            <[f32]>::to_vec,
+        )),
+    }
+}
+
+fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Which of the two operations, with its windows and channel count on the other side.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    /// A convolution with this many output channels.
+    Conv { win: Windows, out_channels: usize },
+    /// A transposed convolution with this many input channels.
+    Transpose { win: Windows, in_channels: usize },
+}
+
+impl Op {
+    fn forward(
+        &self,
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        bias: Option<&FlexTensor>,
+    ) -> FlexTensor {
+        let items = x.layout().shape()[0];
+        let bias = bias.map(values);
+        let (xs, ws) = (values(x), values(weight));
+        match *self {
+            Op::Conv { win, out_channels } => {
+                let out = cpu::conv2d(&win, items, &xs, &ws, out_channels, bias.as_deref());
+                flex_tensor(out, vec![items, out_channels, win.grid[0], win.grid[1]])
+            }
+            Op::Transpose { win, in_channels } => {
+                let out =
+                    cpu::conv_transpose2d(&win, items, &xs, &ws, in_channels, bias.as_deref());
+                flex_tensor(out, vec![items, win.channels, win.image[0], win.image[1]])
+            }
+        }
+    }
+
+    fn backward(
+        &self,
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        grad: &FlexTensor,
+        wanted: cpu::Wanted,
+    ) -> cpu::ConvGrads {
+        let items = x.layout().shape()[0];
+        let (xs, ws, gs) = (values(x), values(weight), values(grad));
+        match *self {
+            Op::Conv { win, out_channels } => {
+                cpu::conv2d_backward(&win, items, &xs, &ws, out_channels, &gs, wanted)
+            }
+            Op::Transpose { win, in_channels } => {
+                cpu::conv_transpose2d_backward(&win, items, &xs, &ws, in_channels, &gs, wanted)
+            }
+        }
+    }
+}
+
+/// The backward of one convolution: `N` is 2 without a bias, 3 with one.
+#[derive(Debug)]
+struct ConvBackward<const N: usize>;
+
+impl<const N: usize> Backward<Flex, N> for ConvBackward<N> {
+    type State = (Op, FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (op, x, weight) = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let mut parents = ops.parents.into_iter();
+        let (node_x, node_weight) = (parents.next().flatten(), parents.next().flatten());
+        let node_bias = parents.next().flatten();
+        let wanted = cpu::Wanted {
+            x: node_x.is_some(),
+            weight: node_weight.is_some(),
+            bias: node_bias.is_some(),
+        };
+        let grads_out = op.backward(&x, &weight, &grad, wanted);
+        let shape = |t: &FlexTensor| t.layout().shape().to_vec();
+        if let (Some(node), Some(values)) = (node_x, grads_out.x) {
+            grads.register::<Flex>(node.id, flex_tensor(values, shape(&x)));
+        }
+        if let (Some(node), Some(values)) = (node_weight, grads_out.weight) {
+            grads.register::<Flex>(node.id, flex_tensor(values, shape(&weight)));
+        }
+        if let (Some(node), Some(values)) = (node_bias, grads_out.bias) {
+            let len = values.len();
+            grads.register::<Flex>(node.id, flex_tensor(values, vec![len]));
+        }
+    }
+}
+
+/// `op` on `Autodiff<Flex>` tensors, recorded with its own backward.
+fn tracked(
+    op: Op,
+    x: FloatTensor<Diff>,
+    weight: FloatTensor<Diff>,
+    bias: Option<FloatTensor<Diff>>,
+) -> FloatTensor<Diff> {
+    let output = op.forward(
+        &x.primitive,
+        &weight.primitive,
+        bias.as_ref().map(|b| &b.primitive),
+    );
+    let state = (op, x.primitive.clone(), weight.primitive.clone());
+    match bias {
+        Some(bias) => match ConvBackward::<3>
+            .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone(), bias.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(state, output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        },
+        None => match ConvBackward::<2>
+            .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(state, output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        },
+    }
+}
+
+/// Runs `op` when `B` is `Autodiff<Flex>` or `Flex`; hands the tensors back otherwise.
+fn run<B: Backend>(
+    op: Op,
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+) -> Result<Tensor<B, 4>, Refused<B>> {
+    if TypeId::of::<B>() == TypeId::of::<Diff>() {
+        const SAME: &str = "B is Autodiff<Flex>";
+        let x = cast::<_, FloatTensor<Diff>>(primitive(x)).expect(SAME);
+        let weight = cast::<_, FloatTensor<Diff>>(primitive(weight)).expect(SAME);
+        let bias = bias.map(|b| cast::<_, FloatTensor<Diff>>(primitive(b)).expect(SAME));
+        let out = tracked(op, x, weight, bias);
+        return Ok(tensor(cast::<_, FloatTensor<B>>(out).expect(SAME)));
+    }
+    if TypeId::of::<B>() == TypeId::of::<Flex>() {
+        const SAME: &str = "B is Flex";
+        let x = cast::<_, FlexTensor>(primitive(x)).expect(SAME);
+        let weight = cast::<_, FlexTensor>(primitive(weight)).expect(SAME);
+        let bias = bias.map(|b| cast::<_, FlexTensor>(primitive(b)).expect(SAME));
+        let out = op.forward(&x, &weight, bias.as_ref());
+        return Ok(tensor(cast::<_, FloatTensor<B>>(out).expect(SAME)));
+    }
+    Err((x, weight, bias))
+}
+
+/// [`crate::conv2d`] on burn-flex.
+pub(crate) fn conv2d<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    win: Windows,
+) -> Result<Tensor<B, 4>, Refused<B>> {
+    let out_channels = weight.dims()[0];
+    run(Op::Conv { win, out_channels }, x, weight, bias)
+}
+
+/// [`crate::conv_transpose2d`] on burn-flex.
+pub(crate) fn conv_transpose2d<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    win: Windows,
+) -> Result<Tensor<B, 4>, Refused<B>> {
+    let in_channels = weight.dims()[0];
+    run(Op::Transpose { win, in_channels }, x, weight, bias)
+}

@@ -1,0 +1,148 @@
+//! Our own CPU convolution kernels for burn-flex, with their backward passes, and the
+//! functions models call instead of burn's `conv2d` / `conv_transpose2d`.
+//!
+//! burn-flex runs a convolution's forward pass as im2col + a matrix product, but its
+//! backward pass is burn's generic fallback (a transposed convolution and a convolution over
+//! batch-swapped tensors), which on two cores takes several times the forward. Here both
+//! directions of [`conv2d`] and [`conv_transpose2d`] are im2col / col2im around a packed
+//! matrix product ([`cpu`]), registered with burn's autodiff graph as one operation with its
+//! own backward.
+//!
+//! [`conv2d`] and [`conv_transpose2d`] take burn tensors of any backend. On
+//! `Autodiff<Flex>` (training) and `Flex` (inference) with `f32` values, groups 1 and
+//! dilation 1 they run these kernels; on every other backend, element type or option they
+//! call burn's own op, so a model using them runs unchanged on ndarray, wgpu and CUDA.
+//!
+//! Setting `AE_CONV_KERNELS=burn` in the environment sends every call to burn's op instead
+//! (read once per process): for comparing the two in one sitting, or ruling ours out.
+//!
+//! Why a type test rather than a trait over `Backend`: Rust has no specialization, so an
+//! extension trait implemented for `Flex` and `Autodiff<Flex>` alone would have to be a bound
+//! on every generic model, trainer and tool in the workspace, and implemented again for every
+//! other backend. The test compares two `TypeId`s, constants after monomorphization.
+//!
+//! ```
+//! use ae_kernels::conv2d;
+//! use burn::tensor::{Tensor, module, ops::ConvOptions};
+//! type B = burn_flex::Flex;
+//!
+//! let device = Default::default();
+//! let x = Tensor::<B, 4>::ones([2, 3, 9, 9], &device);
+//! let w = Tensor::<B, 4>::ones([4, 3, 3, 3], &device);
+//! let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
+//! let ours = conv2d(x.clone(), w.clone(), None, options.clone());
+//! let burns = module::conv2d(x, w, None, options);
+//! assert_eq!(ours.dims(), [2, 4, 5, 5]);
+//! let gap = (ours - burns).abs().max().into_scalar();
+//! assert!(gap < 1e-4);
+//! ```
+
+pub mod cpu;
+#[cfg(feature = "flex")]
+mod flex;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{DType, Tensor, module};
+
+/// A 2-D convolution, as `burn::tensor::module::conv2d` (symmetric padding); our kernels on
+/// burn-flex, burn's op elsewhere.
+pub fn conv2d<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<2>,
+) -> Tensor<B, 4> {
+    #[cfg(feature = "flex")]
+    if let Some(win) = conv2d_windows(&x, &weight, &bias, &options) {
+        match flex::conv2d(x, weight, bias, win) {
+            Ok(out) => return out,
+            Err((x, weight, bias)) => return module::conv2d(x, weight, bias, options),
+        }
+    }
+    module::conv2d(x, weight, bias, options)
+}
+
+/// A 2-D transposed convolution, as `burn::tensor::module::conv_transpose2d`; our kernels on
+/// burn-flex, burn's op elsewhere.
+pub fn conv_transpose2d<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvTransposeOptions<2>,
+) -> Tensor<B, 4> {
+    #[cfg(feature = "flex")]
+    if let Some(win) = conv_transpose2d_windows(&x, &weight, &bias, &options) {
+        match flex::conv_transpose2d(x, weight, bias, win) {
+            Ok(out) => return out,
+            Err((x, weight, bias)) => return module::conv_transpose2d(x, weight, bias, options),
+        }
+    }
+    module::conv_transpose2d(x, weight, bias, options)
+}
+
+/// Whether `AE_CONV_KERNELS=burn` asks for burn's ops everywhere.
+fn burns_only() -> bool {
+    static BURN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *BURN.get_or_init(|| std::env::var("AE_CONV_KERNELS").is_ok_and(|v| v == "burn"))
+}
+
+/// Whether the kernels here compute this convolution: `f32`, groups 1, dilation 1, shapes
+/// that agree (anything else goes to burn, which reports bad shapes its own way).
+fn conv2d_windows<B: Backend>(
+    x: &Tensor<B, 4>,
+    weight: &Tensor<B, 4>,
+    bias: &Option<Tensor<B, 1>>,
+    options: &ConvOptions<2>,
+) -> Option<cpu::Windows> {
+    let [_, channels, h, w] = x.dims();
+    let [out, in_channels, kh, kw] = weight.dims();
+    let plain = options.groups == 1 && options.dilation == [1, 1] && in_channels == channels;
+    if burns_only()
+        || !plain
+        || !all_f32(x, weight, bias)
+        || bias.as_ref().is_some_and(|b| b.dims() != [out])
+    {
+        return None;
+    }
+    cpu::Windows::conv(channels, [h, w], [kh, kw], options.stride, options.padding)
+}
+
+/// As [`conv2d_windows`], for a transposed convolution: the image is its output.
+fn conv_transpose2d_windows<B: Backend>(
+    x: &Tensor<B, 4>,
+    weight: &Tensor<B, 4>,
+    bias: &Option<Tensor<B, 1>>,
+    options: &ConvTransposeOptions<2>,
+) -> Option<cpu::Windows> {
+    let [_, channels, h, w] = x.dims();
+    let [in_channels, out, kh, kw] = weight.dims();
+    let plain = options.groups == 1 && options.dilation == [1, 1] && in_channels == channels;
+    let out_pad_ok = (0..2).all(|i| options.padding_out[i] < options.stride[i]);
+    if burns_only()
+        || !plain
+        || !out_pad_ok
+        || !all_f32(x, weight, bias)
+        || bias.as_ref().is_some_and(|b| b.dims() != [out])
+    {
+        return None;
+    }
+    cpu::Windows::conv_transpose(
+        out,
+        [h, w],
+        [kh, kw],
+        options.stride,
+        options.padding,
+        options.padding_out,
+    )
+}
+
+fn all_f32<B: Backend>(
+    x: &Tensor<B, 4>,
+    weight: &Tensor<B, 4>,
+    bias: &Option<Tensor<B, 1>>,
+) -> bool {
+    x.dtype() == DType::F32
+        && weight.dtype() == DType::F32
+        && bias.as_ref().is_none_or(|b| b.dtype() == DType::F32)
+}
