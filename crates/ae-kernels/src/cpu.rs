@@ -1,22 +1,24 @@
-//! Convolution kernels on plain `f32` slices: im2col / col2im around a packed matrix product.
+//! Convolution kernels on plain `f32` slices: im2row / row2im around a packed matrix product.
 //!
 //! A convolution and its transpose are the same pair of maps between an *image* (`channels ×
-//! height × width`) and a *grid* of window positions: [`im2col`] gathers each window of the
-//! image into a column, [`col2im`] sums the columns back onto the image. With `R = channels ·
-//! kh · kw` rows and `P` grid positions per item:
+//! height × width`) and a *grid* of window positions. The image is first laid out
+//! channels-last with its zero padding (`[hp, wp, channels]`), so that one window row (`kw`
+//! taps × all channels) is one contiguous run; [`im2row`] copies each position's window into a
+//! row, [`row2im`] adds the rows back onto the image. With `R = kh · kw · channels` values per
+//! window (taps-major, the weight permuted to match) and `P` grid positions per item:
 //!
 //! | operation | matrix product (per chunk of items) |
 //! |---|---|
-//! | conv2d forward | `Y[O, P] = W[O, R] · im2col(X)[R, P]` |
-//! | conv2d input gradient | `col2im(Wᵀ[R, O] · dY[O, P])` |
-//! | conv2d weight gradient | `dW[O, R] += dY[O, P] · im2col(X)ᵀ[P, R]` |
-//! | conv_transpose2d forward | `col2im(Wᵀ[R, I] · X[I, P])` |
-//! | conv_transpose2d input gradient | `dX[I, P] = W[I, R] · im2col(dY)[R, P]` |
-//! | conv_transpose2d weight gradient | `dW[I, R] += X[I, P] · im2col(dY)ᵀ[P, R]` |
+//! | conv2d forward | `Y[O, P] = W[O, R] · im2row(X)ᵀ[R, P]` |
+//! | conv2d input gradient | `row2im(dYᵀ[P, O] · W[O, R])` |
+//! | conv2d weight gradient | `dW[O, R] += dY[O, P] · im2row(X)[P, R]` |
+//! | conv_transpose2d forward | `row2im(Xᵀ[P, I] · W[I, R])` |
+//! | conv_transpose2d input gradient | `dX[I, P] = W[I, R] · im2row(dY)ᵀ[R, P]` |
+//! | conv_transpose2d weight gradient | `dW[I, R] += X[I, P] · im2row(dY)[P, R]` |
 //!
-//! Items are processed in chunks side by side (the columns of a chunk are `(item, position)`)
+//! Items are processed in chunks side by side (the rows of a chunk are `(item, position)`)
 //! so that each matrix product is wide enough to run near the machine's peak; chunks run in
-//! parallel on rayon's pool, each with a scratch buffer kept per thread between calls.
+//! parallel on rayon's pool, each with scratch buffers kept per thread between calls.
 
 use std::cell::RefCell;
 
@@ -132,109 +134,118 @@ fn padded_size(win: &Windows) -> (usize, usize) {
     )
 }
 
-/// Writes the windows of one `image` as columns `offset..offset + positions` of `col`, a
-/// row-major matrix with `ld` columns and [`Windows::rows`] rows; padding reads as zero.
-pub fn im2col(win: &Windows, image: &[f32], col: &mut [f32], ld: usize, offset: usize) {
+/// Writes one NCHW `image` channels-last into `padded` (`[hp, wp, channels]`, zero borders).
+fn pad_channels_last(win: &Windows, image: &[f32], padded: &mut [f32]) {
     let [h, w] = win.image;
     let [ph, pw] = win.padding;
-    let (hp, wp) = padded_size(win);
-    if ph == 0 && pw == 0 {
-        return gather(win, image, col, ld, offset);
+    let (_, wp) = padded_size(win);
+    let c_count = win.channels;
+    if c_count == 1 {
+        for y in 0..h {
+            padded[(y + ph) * wp + pw..][..w].copy_from_slice(&image[y * w..][..w]);
+        }
+        return;
     }
-    with_zeroed(win.channels * hp * wp, |padded| {
-        for c in 0..win.channels {
-            for y in 0..h {
-                padded[(c * hp + y + ph) * wp + pw..][..w]
-                    .copy_from_slice(&image[(c * h + y) * w..][..w]);
+    for c in 0..c_count {
+        let plane = &image[c * h * w..][..h * w];
+        for y in 0..h {
+            let row = &mut padded[((y + ph) * wp + pw) * c_count + c..];
+            for (x, v) in plane[y * w..][..w].iter().enumerate() {
+                row[x * c_count] = *v;
             }
         }
-        gather(win, padded, col, ld, offset);
-    });
+    }
 }
 
-/// [`im2col`] from an image that already carries its padding.
-fn gather(win: &Windows, padded: &[f32], col: &mut [f32], ld: usize, offset: usize) {
-    let (hp, wp) = padded_size(win);
+/// The inverse of [`pad_channels_last`]: the interior of `padded` written NCHW to `image`.
+fn unpad_channels_last(win: &Windows, padded: &[f32], image: &mut [f32]) {
+    let [h, w] = win.image;
+    let [ph, pw] = win.padding;
+    let (_, wp) = padded_size(win);
+    let c_count = win.channels;
+    if c_count == 1 {
+        for y in 0..h {
+            image[y * w..][..w].copy_from_slice(&padded[(y + ph) * wp + pw..][..w]);
+        }
+        return;
+    }
+    for c in 0..c_count {
+        let plane = &mut image[c * h * w..][..h * w];
+        for y in 0..h {
+            let row = &padded[((y + ph) * wp + pw) * c_count + c..];
+            for (x, v) in plane[y * w..][..w].iter_mut().enumerate() {
+                *v = row[x * c_count];
+            }
+        }
+    }
+}
+
+/// Writes the window of every grid position of one channels-last padded image as rows
+/// `first..first + positions` of `rows` (`R` values each, taps-major).
+pub fn im2row(win: &Windows, padded: &[f32], rows: &mut [f32], first: usize) {
+    let (_, wp) = padded_size(win);
     let [kh, kw] = win.kernel;
     let [gh, gw] = win.grid;
     let [sh, sw] = win.stride;
-    for c in 0..win.channels {
-        for i in 0..kh {
-            for j in 0..kw {
-                let row = (c * kh + i) * kw + j;
-                let dst = &mut col[row * ld + offset..][..gh * gw];
-                for (y, out) in dst.chunks_exact_mut(gw).enumerate() {
-                    let src = &padded[(c * hp + y * sh + i) * wp + j..];
-                    match sw {
-                        1 => copy_strided::<1>(out, src),
-                        2 => copy_strided::<2>(out, src),
-                        _ => out
-                            .iter_mut()
-                            .zip(src.iter().step_by(sw))
-                            .for_each(|(d, s)| *d = *s),
-                    }
-                }
-            }
+    let run = kw * win.channels;
+    let r = win.rows();
+    let out = &mut rows[first * r..(first + gh * gw) * r];
+    for (p, window) in out.chunks_exact_mut(r).enumerate() {
+        let (y, x) = (p / gw, p % gw);
+        for (i, taps) in window.chunks_exact_mut(run).enumerate() {
+            let start = ((y * sh + i) * wp + x * sw) * win.channels;
+            taps.copy_from_slice(&padded[start..start + run]);
         }
     }
+    debug_assert_eq!(kh * run, r);
 }
 
-/// `out[x] = src[x · S]` (a constant stride, so no division in the loop).
-#[inline(always)]
-fn copy_strided<const S: usize>(out: &mut [f32], src: &[f32]) {
-    let src = &src[..(out.len() - 1) * S + 1];
-    for (x, d) in out.iter_mut().enumerate() {
-        *d = src[x * S];
-    }
-}
-
-/// `dst[x · S] += values[x]`.
-#[inline(always)]
-fn add_strided<const S: usize>(dst: &mut [f32], values: &[f32]) {
-    let dst = &mut dst[..(values.len() - 1) * S + 1];
-    for (x, v) in values.iter().enumerate() {
-        dst[x * S] += v;
-    }
-}
-
-/// Sums columns `offset..offset + positions` of `col` (as written by [`im2col`]) back onto
-/// their windows and writes the result to `image`; values that fall on the padding are
-/// dropped.
-pub fn col2im(win: &Windows, col: &[f32], ld: usize, offset: usize, image: &mut [f32]) {
-    let [h, w] = win.image;
-    let [ph, pw] = win.padding;
-    let (hp, wp) = padded_size(win);
-    let [kh, kw] = win.kernel;
+/// Adds rows `first..first + positions` of `rows` (as written by [`im2row`]) back onto their
+/// windows of the channels-last padded image `padded`.
+pub fn row2im(win: &Windows, rows: &[f32], first: usize, padded: &mut [f32]) {
+    let (_, wp) = padded_size(win);
     let [gh, gw] = win.grid;
     let [sh, sw] = win.stride;
-    with_zeroed(win.channels * hp * wp, |padded| {
-        for c in 0..win.channels {
-            for i in 0..kh {
-                for j in 0..kw {
-                    let row = (c * kh + i) * kw + j;
-                    let src = &col[row * ld + offset..][..gh * gw];
-                    for (y, values) in src.chunks_exact(gw).enumerate() {
-                        let dst = &mut padded[(c * hp + y * sh + i) * wp + j..];
-                        match sw {
-                            1 => add_strided::<1>(dst, values),
-                            2 => add_strided::<2>(dst, values),
-                            _ => dst
-                                .iter_mut()
-                                .step_by(sw)
-                                .zip(values)
-                                .for_each(|(d, v)| *d += v),
-                        }
-                    }
-                }
+    let run = win.kernel[1] * win.channels;
+    let r = win.rows();
+    let src = &rows[first * r..(first + gh * gw) * r];
+    for (p, window) in src.chunks_exact(r).enumerate() {
+        let (y, x) = (p / gw, p % gw);
+        for (i, taps) in window.chunks_exact(run).enumerate() {
+            let start = ((y * sh + i) * wp + x * sw) * win.channels;
+            padded[start..start + run]
+                .iter_mut()
+                .zip(taps)
+                .for_each(|(d, v)| *d += v);
+        }
+    }
+}
+
+/// The weight `[a, channels, kh, kw]` as `[a, kh, kw, channels]` (taps-major, as
+/// [`im2row`] lays out a window).
+fn taps_major(weight: &[f32], a: usize, channels: usize, taps: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; weight.len()];
+    for o in 0..a {
+        for c in 0..channels {
+            for t in 0..taps {
+                out[(o * taps + t) * channels + c] = weight[(o * channels + c) * taps + t];
             }
         }
-        for c in 0..win.channels {
-            for y in 0..h {
-                image[(c * h + y) * w..][..w]
-                    .copy_from_slice(&padded[(c * hp + y + ph) * wp + pw..][..w]);
+    }
+    out
+}
+
+/// The inverse of [`taps_major`].
+fn channels_major(weight: &[f32], a: usize, channels: usize, taps: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; weight.len()];
+    for o in 0..a {
+        for c in 0..channels {
+            for t in 0..taps {
+                out[(o * channels + c) * taps + t] = weight[(o * taps + t) * channels + c];
             }
         }
-    });
+    }
+    out
 }
 
 /// A read-only matrix view: element `(i, j)` at `data[i · row + j · col]`.
@@ -393,12 +404,40 @@ fn deinterleave(
     }
 }
 
+/// `items` blocks of `positions × channels` (a `[(item, position), channel]` matrix) written
+/// as `[item, channel, position]`, adding `bias[channel]` when given.
+fn transpose_items(
+    src: &[f32],
+    items: usize,
+    channels: usize,
+    positions: usize,
+    bias: Option<&[f32]>,
+    dst: &mut [f32],
+) {
+    for item in 0..items {
+        let block = &src[item * positions * channels..][..positions * channels];
+        let out = &mut dst[item * channels * positions..][..channels * positions];
+        for (c, plane) in out.chunks_exact_mut(positions).enumerate() {
+            let shift = bias.map_or(0.0, |b| b[c]);
+            for (p, v) in plane.iter_mut().enumerate() {
+                *v = block[p * channels + c] + shift;
+            }
+        }
+    }
+}
+
 /// Per-channel sums of `items` blocks of `channels × len` values.
 fn channel_sums(values: &[f32], channels: usize, len: usize) -> Vec<f32> {
     let mut sums = vec![0.0f32; channels];
     for item in values.chunks(channels * len) {
         for (c, plane) in item.chunks(len).enumerate() {
-            sums[c] += plane.iter().sum::<f32>();
+            // Eight partial sums, so that the compiler can keep them in one vector register.
+            let mut lanes = [0.0f32; 8];
+            let mut chunks = plane.chunks_exact(8);
+            for chunk in &mut chunks {
+                lanes.iter_mut().zip(chunk).for_each(|(l, v)| *l += v);
+            }
+            sums[c] += lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
         }
     }
     sums
@@ -426,8 +465,8 @@ pub struct Wanted {
     pub bias: bool,
 }
 
-/// A convolution (groups 1, dilation 1) of `items` images by `weight` `[out, rows]`,
-/// returning `[items, out, grid positions]`.
+/// A convolution (groups 1, dilation 1) of `items` images by `weight` `[out, channels, kh,
+/// kw]`, returning `[items, out, grid positions]`.
 pub fn conv2d(
     win: &Windows,
     items: usize,
@@ -436,13 +475,16 @@ pub fn conv2d(
     out_channels: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    let (rows, positions, image) = (win.rows(), win.positions(), win.image_len());
+    let (r, positions, image) = (win.rows(), win.positions(), win.image_len());
     assert_eq!(x.len(), items * image, "conv2d: input size");
-    assert_eq!(weight.len(), out_channels * rows, "conv2d: weight size");
+    assert_eq!(weight.len(), out_channels * r, "conv2d: weight size");
     let mut out = vec![0.0f32; items * out_channels * positions];
     if out.is_empty() {
         return out;
     }
+    let taps = win.kernel[0] * win.kernel[1];
+    let weight = taps_major(weight, out_channels, win.channels, taps);
+    let padded_len = padded_len(win);
     let (per_chunk, parallelism) = plan(items, positions);
     out.par_chunks_mut(per_chunk * out_channels * positions)
         .enumerate()
@@ -450,23 +492,57 @@ pub fn conv2d(
             let n = out.len() / (out_channels * positions);
             let first = chunk * per_chunk;
             let ld = n * positions;
-            with_scratch(rows * ld, out_channels * ld, |col, product| {
-                for item in 0..n {
-                    let src = &x[(first + item) * image..][..image];
-                    im2col(win, src, col, ld, item * positions);
+            with_scratch(ld * r, out_channels * ld, |rows, product| {
+                with_zeroed(padded_len, |padded| {
+                    for item in 0..n {
+                        pad_channels_last(win, &x[(first + item) * image..][..image], padded);
+                        im2row(win, padded, rows, item * positions);
+                    }
+                });
+                if long_windows(r) {
+                    matmul(
+                        [ld, out_channels, r],
+                        product,
+                        View::rows(rows, r),
+                        View::transposed(&weight, r),
+                        false,
+                        parallelism,
+                    );
+                    transpose_items(product, n, out_channels, positions, bias, out);
+                } else {
+                    matmul(
+                        [out_channels, ld, r],
+                        product,
+                        View::rows(&weight, r),
+                        View::transposed(rows, r),
+                        false,
+                        parallelism,
+                    );
+                    deinterleave(product, n, out_channels, positions, bias, out);
                 }
-                matmul(
-                    [out_channels, ld, rows],
-                    product,
-                    View::rows(weight, rows),
-                    View::rows(col, ld),
-                    false,
-                    parallelism,
-                );
-                deinterleave(product, n, out_channels, positions, bias, out);
             });
         });
     out
+}
+
+/// Whether a product with the window rows as its long operand should put them first:
+/// `gemm` packs a row-major left operand slowly when its rows are long, so for long windows
+/// the product comes out `[(item, position), channel]` and is transposed afterwards; short
+/// windows (a first layer's one channel) pack cheaply either way and skip that transpose.
+fn long_windows(r: usize) -> bool {
+    r >= 64
+}
+
+/// Values in one channels-last padded image.
+fn padded_len(win: &Windows) -> usize {
+    let (hp, wp) = padded_size(win);
+    hp * wp * win.channels
+}
+
+/// Sums of per-thread partial weight gradients.
+fn add_partials(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
+    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+    a
 }
 
 /// Gradients of [`conv2d`] from `grad` `[items, out, grid positions]`.
@@ -479,13 +555,16 @@ pub fn conv2d_backward(
     grad: &[f32],
     wanted: Wanted,
 ) -> ConvGrads {
-    let (rows, positions, image) = (win.rows(), win.positions(), win.image_len());
+    let (r, positions, image) = (win.rows(), win.positions(), win.image_len());
     assert_eq!(x.len(), items * image, "conv2d_backward: input size");
     assert_eq!(
         grad.len(),
         items * out_channels * positions,
         "conv2d_backward: gradient size"
     );
+    let taps = win.kernel[0] * win.kernel[1];
+    let weight = taps_major(weight, out_channels, win.channels, taps);
+    let padded_len = padded_len(win);
     let (per_chunk, parallelism) = plan(items, positions);
     let mut dx = if wanted.x {
         vec![0.0f32; items * image]
@@ -498,11 +577,7 @@ pub fn conv2d_backward(
     } else {
         (0..chunks).map(|_| None).collect()
     };
-    let weight_len = if wanted.weight {
-        out_channels * rows
-    } else {
-        0
-    };
+    let weight_len = if wanted.weight { out_channels * r } else { 0 };
     let dw = slots
         .into_par_iter()
         .enumerate()
@@ -512,57 +587,53 @@ pub fn conv2d_backward(
                 let first = chunk * per_chunk;
                 let n = per_chunk.min(items - first);
                 let ld = n * positions;
-                with_scratch(rows * ld, out_channels * ld, |col, dy| {
+                with_scratch(ld * r, out_channels * ld, |rows, dy| {
                     let block =
                         &grad[first * out_channels * positions..][..n * out_channels * positions];
                     interleave(block, n, out_channels, positions, dy);
                     if wanted.weight {
-                        for item in 0..n {
-                            let src = &x[(first + item) * image..][..image];
-                            im2col(win, src, col, ld, item * positions);
-                        }
+                        with_zeroed(padded_len, |padded| {
+                            for item in 0..n {
+                                let src = &x[(first + item) * image..][..image];
+                                pad_channels_last(win, src, padded);
+                                im2row(win, padded, rows, item * positions);
+                            }
+                        });
                         matmul(
-                            [out_channels, rows, ld],
+                            [out_channels, r, ld],
                             &mut dw,
                             View::rows(dy, ld),
-                            View::transposed(col, ld),
+                            View::rows(rows, r),
                             true,
                             parallelism,
                         );
                     }
                     if let Some(dx) = dx {
                         matmul(
-                            [rows, ld, out_channels],
-                            col,
-                            View::transposed(weight, rows),
-                            View::rows(dy, ld),
+                            [ld, r, out_channels],
+                            rows,
+                            View::transposed(dy, ld),
+                            View::rows(&weight, r),
                             false,
                             parallelism,
                         );
                         for item in 0..n {
-                            col2im(
-                                win,
-                                col,
-                                ld,
-                                item * positions,
-                                &mut dx[item * image..][..image],
-                            );
+                            with_zeroed(padded_len, |padded| {
+                                row2im(win, rows, item * positions, padded);
+                                unpad_channels_last(win, padded, &mut dx[item * image..][..image]);
+                            });
                         }
                     }
                 });
                 dw
             },
         )
-        .reduce(
-            || vec![0.0f32; weight_len],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        );
+        .reduce(|| vec![0.0f32; weight_len], add_partials);
     ConvGrads {
         x: wanted.x.then_some(dx),
-        weight: wanted.weight.then_some(dw),
+        weight: wanted
+            .weight
+            .then(|| channels_major(&dw, out_channels, win.channels, taps)),
         bias: wanted
             .bias
             .then(|| channel_sums(grad, out_channels, positions)),
@@ -570,7 +641,7 @@ pub fn conv2d_backward(
 }
 
 /// A transposed convolution (groups 1, dilation 1) of `items` inputs `[in, grid positions]`
-/// by `weight` `[in, rows]`, returning `[items, image]`.
+/// by `weight` `[in, channels, kh, kw]`, returning `[items, image]`.
 pub fn conv_transpose2d(
     win: &Windows,
     items: usize,
@@ -579,7 +650,7 @@ pub fn conv_transpose2d(
     in_channels: usize,
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    let (rows, positions, image) = (win.rows(), win.positions(), win.image_len());
+    let (r, positions, image) = (win.rows(), win.positions(), win.image_len());
     assert_eq!(
         x.len(),
         items * in_channels * positions,
@@ -587,13 +658,17 @@ pub fn conv_transpose2d(
     );
     assert_eq!(
         weight.len(),
-        in_channels * rows,
+        in_channels * r,
         "conv_transpose2d: weight size"
     );
     let mut out = vec![0.0f32; items * image];
     if out.is_empty() {
         return out;
     }
+    let taps = win.kernel[0] * win.kernel[1];
+    let weight = taps_major(weight, in_channels, win.channels, taps);
+    let padded_len = padded_len(win);
+    let plane = win.image[0] * win.image[1];
     let (per_chunk, parallelism) = plan(items, positions);
     out.par_chunks_mut(per_chunk * image)
         .enumerate()
@@ -601,21 +676,23 @@ pub fn conv_transpose2d(
             let n = out.len() / image;
             let first = chunk * per_chunk;
             let ld = n * positions;
-            with_scratch(rows * ld, in_channels * ld, |col, xs| {
+            with_scratch(ld * r, in_channels * ld, |rows, xs| {
                 let block = &x[first * in_channels * positions..][..n * in_channels * positions];
                 interleave(block, n, in_channels, positions, xs);
                 matmul(
-                    [rows, ld, in_channels],
-                    col,
-                    View::transposed(weight, rows),
-                    View::rows(xs, ld),
+                    [ld, r, in_channels],
+                    rows,
+                    View::transposed(xs, ld),
+                    View::rows(&weight, r),
                     false,
                     parallelism,
                 );
-                let plane = win.image[0] * win.image[1];
                 for item in 0..n {
                     let dst = &mut out[item * image..][..image];
-                    col2im(win, col, ld, item * positions, dst);
+                    with_zeroed(padded_len, |padded| {
+                        row2im(win, rows, item * positions, padded);
+                        unpad_channels_last(win, padded, dst);
+                    });
                     if let Some(bias) = bias {
                         for (c, values) in dst.chunks_mut(plane).enumerate() {
                             values.iter_mut().for_each(|v| *v += bias[c]);
@@ -637,7 +714,7 @@ pub fn conv_transpose2d_backward(
     grad: &[f32],
     wanted: Wanted,
 ) -> ConvGrads {
-    let (rows, positions, image) = (win.rows(), win.positions(), win.image_len());
+    let (r, positions, image) = (win.rows(), win.positions(), win.image_len());
     let item_in = in_channels * positions;
     assert_eq!(
         x.len(),
@@ -649,6 +726,9 @@ pub fn conv_transpose2d_backward(
         items * image,
         "conv_transpose2d_backward: gradient size"
     );
+    let taps = win.kernel[0] * win.kernel[1];
+    let weight = taps_major(weight, in_channels, win.channels, taps);
+    let padded_len = padded_len(win);
     let (per_chunk, parallelism) = plan(items, positions);
     let mut dx = if wanted.x {
         vec![0.0f32; items * item_in]
@@ -661,7 +741,7 @@ pub fn conv_transpose2d_backward(
     } else {
         (0..chunks).map(|_| None).collect()
     };
-    let weight_len = if wanted.weight { in_channels * rows } else { 0 };
+    let weight_len = if wanted.weight { in_channels * r } else { 0 };
     let dw = slots
         .into_par_iter()
         .enumerate()
@@ -671,49 +751,60 @@ pub fn conv_transpose2d_backward(
                 let first = chunk * per_chunk;
                 let n = per_chunk.min(items - first);
                 let ld = n * positions;
-                with_scratch(rows * ld, in_channels * ld, |col, xs| {
-                    for item in 0..n {
-                        let src = &grad[(first + item) * image..][..image];
-                        im2col(win, src, col, ld, item * positions);
-                    }
+                with_scratch(ld * r, in_channels * ld, |rows, xs| {
+                    with_zeroed(padded_len, |padded| {
+                        for item in 0..n {
+                            let src = &grad[(first + item) * image..][..image];
+                            pad_channels_last(win, src, padded);
+                            im2row(win, padded, rows, item * positions);
+                        }
+                    });
                     if wanted.weight {
                         let block = &x[first * item_in..][..n * item_in];
                         interleave(block, n, in_channels, positions, xs);
                         matmul(
-                            [in_channels, rows, ld],
+                            [in_channels, r, ld],
                             &mut dw,
                             View::rows(xs, ld),
-                            View::transposed(col, ld),
+                            View::rows(rows, r),
                             true,
                             parallelism,
                         );
                     }
                     if let Some(dx) = dx {
-                        matmul(
-                            [in_channels, ld, rows],
-                            xs,
-                            View::rows(weight, rows),
-                            View::rows(col, ld),
-                            false,
-                            parallelism,
-                        );
-                        deinterleave(xs, n, in_channels, positions, None, dx);
+                        if long_windows(r) {
+                            matmul(
+                                [ld, in_channels, r],
+                                xs,
+                                View::rows(rows, r),
+                                View::transposed(&weight, r),
+                                false,
+                                parallelism,
+                            );
+                            transpose_items(xs, n, in_channels, positions, None, dx);
+                        } else {
+                            matmul(
+                                [in_channels, ld, r],
+                                xs,
+                                View::rows(&weight, r),
+                                View::transposed(rows, r),
+                                false,
+                                parallelism,
+                            );
+                            deinterleave(xs, n, in_channels, positions, None, dx);
+                        }
                     }
                 });
                 dw
             },
         )
-        .reduce(
-            || vec![0.0f32; weight_len],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        );
+        .reduce(|| vec![0.0f32; weight_len], add_partials);
     let plane = win.image[0] * win.image[1];
     ConvGrads {
         x: wanted.x.then_some(dx),
-        weight: wanted.weight.then_some(dw),
+        weight: wanted
+            .weight
+            .then(|| channels_major(&dw, in_channels, win.channels, taps)),
         bias: wanted.bias.then(|| channel_sums(grad, win.channels, plane)),
     }
 }
@@ -788,26 +879,59 @@ mod tests {
     }
 
     #[test]
-    fn col2im_is_the_adjoint_of_im2col() {
-        // <im2col(x), c> = <x, col2im(c)> for every x and c.
+    fn row2im_is_the_adjoint_of_im2row() {
+        // <im2row(x), c> = <x, row2im(c)> for every padded image x and rows c.
         let win = Windows::conv(2, [6, 5], [3, 2], [2, 1], [1, 2]).expect("windows fit");
-        let ld = win.positions() + 3;
-        let x = values(win.image_len(), 1);
-        let c = values(win.rows() * ld, 2);
-        let mut col = vec![7.0; win.rows() * ld];
-        im2col(&win, &x, &mut col, ld, 2);
-        let left: f64 = (0..win.rows())
-            .flat_map(|r| (0..win.positions()).map(move |p| r * ld + 2 + p))
-            .map(|i| f64::from(col[i]) * f64::from(c[i]))
+        let len = padded_len(&win);
+        let total = (win.positions() + 3) * win.rows();
+        let x = values(len, 1);
+        let c = values(total, 2);
+        let mut rows = vec![7.0; total];
+        im2row(&win, &x, &mut rows, 2);
+        let first = 2 * win.rows();
+        let used = win.positions() * win.rows();
+        let left: f64 = (first..first + used)
+            .map(|i| f64::from(rows[i]) * f64::from(c[i]))
             .sum();
-        let mut image = vec![0.0; win.image_len()];
-        col2im(&win, &c, ld, 2, &mut image);
+        let mut image = vec![0.0; len];
+        row2im(&win, &c, 2, &mut image);
         let right: f64 = x
             .iter()
             .zip(&image)
             .map(|(a, b)| f64::from(*a) * f64::from(*b))
             .sum();
         assert!((left - right).abs() < 1e-3, "{left} vs {right}");
+    }
+
+    #[test]
+    fn weight_layouts_are_inverse_permutations() {
+        let w = values(5 * 3 * 6, 4);
+        let t = taps_major(&w, 5, 3, 6);
+        assert_ne!(t, w);
+        assert_eq!(channels_major(&t, 5, 3, 6), w);
+        // Item (o, c, tap) moves to (o, tap, c).
+        assert_eq!(t[(2 * 6 + 4) * 3 + 1], w[(2 * 3 + 1) * 6 + 4]);
+    }
+
+    #[test]
+    fn padding_channels_last_round_trips() {
+        let win = Windows::conv(3, [4, 5], [3, 3], [1, 1], [2, 1]).expect("windows fit");
+        let image = values(win.image_len(), 9);
+        let mut padded = vec![0.0; padded_len(&win)];
+        pad_channels_last(&win, &image, &mut padded);
+        // (channel 2, y 1, x 3) lands at padded row 1 + 2, column 3 + 1.
+        let (_, wp) = padded_size(&win);
+        assert_eq!(
+            padded[((1 + 2) * wp + 3 + 1) * 3 + 2],
+            image[(2 * 4 + 1) * 5 + 3]
+        );
+        assert_eq!(
+            padded.iter().filter(|v| **v != 0.0).count(),
+            image.iter().filter(|v| **v != 0.0).count()
+        );
+        let mut back = vec![0.0; win.image_len()];
+        unpad_channels_last(&win, &padded, &mut back);
+        assert_eq!(back, image);
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! burn-flex runs a convolution's forward pass as im2col + a matrix product, but its
 //! backward pass is burn's generic fallback (a transposed convolution and a convolution over
 //! batch-swapped tensors), which on two cores takes several times the forward. Here both
-//! directions of [`conv2d`] and [`conv_transpose2d`] are im2col / col2im around a packed
-//! matrix product ([`cpu`]), registered with burn's autodiff graph as one operation with its
-//! own backward.
+//! directions of [`conv2d`] and [`conv_transpose2d`] are im2row / row2im on channels-last
+//! windows around a packed matrix product ([`cpu`]), registered with burn's autodiff graph as
+//! one operation with its own backward.
 //!
 //! [`conv2d`] and [`conv_transpose2d`] take burn tensors of any backend. On
 //! `Autodiff<Flex>` (training) and `Flex` (inference) with `f32` values, groups 1 and
