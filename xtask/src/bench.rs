@@ -38,8 +38,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_values_t = MODELS.map(String::from))]
     pub models: Vec<String>,
     /// Backends of the epoch table, comma separated (each must be compiled into `ae`);
-    /// `flex+burn-conv` is flex with burn's own convolutions (`AE_CONV_KERNELS=burn`) instead
-    /// of ours, for a before/after in one sitting.
+    /// `flex+burn` is flex with burn's own operations (`AE_KERNELS=burn`) instead of our
+    /// kernels (convolutions, loss, AdamW), for a before/after in one sitting.
     #[arg(long, value_delimiter = ',', default_values_t = ["flex".to_string()])]
     pub backends: Vec<String>,
     /// Cargo features to build `ae` with (default: those of --backends); naming the test
@@ -105,9 +105,9 @@ fn ae_features(backends: &[String]) -> Result<String> {
     Ok(features.join(","))
 }
 
-/// The backend `ae` runs for a table row, and whether it uses burn's convolutions.
+/// The backend `ae` runs for a table row, and whether it uses burn's operations only.
 fn real_backend(backend: &str) -> (&str, bool) {
-    match backend.strip_suffix("+burn-conv") {
+    match backend.strip_suffix("+burn") {
         Some(real) => (real, true),
         None => (backend, false),
     }
@@ -180,10 +180,10 @@ fn run_ours(
     std::fs::write(&config, model_config(model, limit))
         .with_context(|| format!("cannot write {}", config.display()))?;
     let dir_s = dir.display().to_string();
-    let (real, burn_conv) = real_backend(backend);
+    let (real, burns_only) = real_backend(backend);
     let with_kernels = |mut command: Command| {
-        if burn_conv {
-            command.env("AE_CONV_KERNELS", "burn");
+        if burns_only {
+            command.env("AE_KERNELS", "burn");
         }
         command
     };

@@ -11,9 +11,10 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 use burn_flex::{Flex, FlexTensor};
 
+use crate::adamw::{AdamMoments, AdamWHyper};
 use crate::cpu::{self, Windows};
 
 type Diff = Autodiff<Flex>;
@@ -222,4 +223,135 @@ pub(crate) fn conv_transpose2d<B: Backend>(
 ) -> Result<Tensor<B, 4>, Refused<B>> {
     let in_channels = weight.dims()[0];
     run(Op::Transpose { win, in_channels }, x, weight, bias)
+}
+
+/// A tensor's values as an owned vector: its own buffer when it holds the only reference.
+fn owned(tensor: FlexTensor) -> Vec<f32> {
+    let tensor = if tensor.is_contiguous() && tensor.layout().start_offset() == 0 {
+        tensor
+    } else {
+        tensor.to_contiguous()
+    };
+    // The caller checked the dtype, the only way for this conversion to fail.
+    tensor
+        .into_data()
+        .into_vec::<f32>()
+        .expect("an f32 tensor's data is f32 values")
+}
+
+/// [`crate::adamw_step`] on burn-flex.
+pub(crate) fn adamw<B: Backend, const D: usize>(
+    hyper: &AdamWHyper,
+    lr: f64,
+    param: Tensor<B, D>,
+    grad: Tensor<B, D>,
+    moments: Option<AdamMoments<B, D>>,
+) -> Result<(Tensor<B, D>, AdamMoments<B, D>), crate::adamw::Declined<B, D>> {
+    let f32s = param.dtype() == DType::F32
+        && grad.dtype() == DType::F32
+        && moments
+            .as_ref()
+            .is_none_or(|m| m.moment_1.dtype() == DType::F32 && m.moment_2.dtype() == DType::F32);
+    if TypeId::of::<B>() != TypeId::of::<Flex>() || !f32s || param.shape() != grad.shape() {
+        return Err((param, grad, moments));
+    }
+    const SAME: &str = "B is Flex";
+    let shape = param.dims().to_vec();
+    let flex = |t: Tensor<B, D>| cast::<_, FlexTensor>(primitive(t)).expect(SAME);
+    let back = |values: Vec<f32>| {
+        tensor::<B, D>(cast::<_, FloatTensor<B>>(flex_tensor(values, shape.clone())).expect(SAME))
+    };
+    let mut p = owned(flex(param));
+    let g = flex(grad);
+    let g = values(&g);
+    let (time, mut m, mut v) = match moments {
+        Some(state) => (
+            state.time + 1,
+            owned(flex(state.moment_1)),
+            owned(flex(state.moment_2)),
+        ),
+        None => (1, vec![0.0; g.len()], vec![0.0; g.len()]),
+    };
+    crate::adamw::adamw_update(hyper, lr, time, &mut p, &g, &mut m, &mut v);
+    Ok((
+        back(p),
+        AdamMoments {
+            time,
+            moment_1: back(m),
+            moment_2: back(v),
+        },
+    ))
+}
+
+/// The backward of the fused binary cross-entropy: parents logits and target.
+#[derive(Debug)]
+struct BceBackward;
+
+impl Backward<Flex, 2> for BceBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let (logits, target) = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [node_logits, node_target] = ops.parents;
+        let shape = logits.layout().shape().to_vec();
+        let cols = shape[1];
+        let (l, x, g) = (values(&logits), values(&target), values(&grad));
+        let (dl, dx) = crate::loss::bce_rows_backward(
+            &l,
+            &x,
+            cols,
+            &g,
+            node_logits.is_some(),
+            node_target.is_some(),
+        );
+        if let (Some(node), Some(dl)) = (node_logits, dl) {
+            grads.register::<Flex>(node.id, flex_tensor(dl, shape.clone()));
+        }
+        if let (Some(node), Some(dx)) = (node_target, dx) {
+            grads.register::<Flex>(node.id, flex_tensor(dx, shape));
+        }
+    }
+}
+
+/// [`crate::loss::bce_with_logits`] on burn-flex.
+pub(crate) fn bce_with_logits<B: Backend>(
+    logits: Tensor<B, 2>,
+    target: Tensor<B, 2>,
+) -> Result<Tensor<B, 1>, (Tensor<B, 2>, Tensor<B, 2>)> {
+    let f32s = logits.dtype() == DType::F32 && target.dtype() == DType::F32;
+    if !f32s || logits.dims() != target.dims() {
+        return Err((logits, target));
+    }
+    let forward = |l: &FlexTensor, x: &FlexTensor| {
+        let [rows, cols] = [l.layout().shape()[0], l.layout().shape()[1]];
+        let out = crate::loss::bce_rows(&values(l), &values(x), cols);
+        flex_tensor(out, vec![rows])
+    };
+    if TypeId::of::<B>() == TypeId::of::<Diff>() {
+        const SAME: &str = "B is Autodiff<Flex>";
+        let l = cast::<_, FloatTensor<Diff>>(primitive(logits)).expect(SAME);
+        let x = cast::<_, FloatTensor<Diff>>(primitive(target)).expect(SAME);
+        let output = forward(&l.primitive, &x.primitive);
+        let out = match BceBackward
+            .prepare::<NoCheckpointing>([l.node.clone(), x.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                prep.finish((l.primitive.clone(), x.primitive.clone()), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        };
+        return Ok(tensor(cast::<_, FloatTensor<B>>(out).expect(SAME)));
+    }
+    if TypeId::of::<B>() == TypeId::of::<Flex>() {
+        const SAME: &str = "B is Flex";
+        let l = cast::<_, FlexTensor>(primitive(logits)).expect(SAME);
+        let x = cast::<_, FlexTensor>(primitive(target)).expect(SAME);
+        return Ok(tensor(
+            cast::<_, FloatTensor<B>>(forward(&l, &x)).expect(SAME),
+        ));
+    }
+    Err((logits, target))
 }

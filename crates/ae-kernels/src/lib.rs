@@ -1,5 +1,6 @@
 //! Our own CPU convolution kernels for burn-flex, with their backward passes, and the
-//! functions models call instead of burn's `conv2d` / `conv_transpose2d`.
+//! functions models call instead of burn's `conv2d` / `conv_transpose2d`; a fused binary
+//! cross-entropy with logits ([`loss`]) and a fused AdamW update ([`adamw`]).
 //!
 //! burn-flex runs a convolution's forward pass as im2col + a matrix product, but its
 //! backward pass is burn's generic fallback (a transposed convolution and a convolution over
@@ -13,8 +14,9 @@
 //! dilation 1 they run these kernels; on every other backend, element type or option they
 //! call burn's own op, so a model using them runs unchanged on ndarray, wgpu and CUDA.
 //!
-//! Setting `AE_CONV_KERNELS=burn` in the environment sends every call to burn's op instead
-//! (read once per process): for comparing the two in one sitting, or ruling ours out.
+//! Setting `AE_KERNELS=burn` in the environment sends every call here (convolutions, the
+//! loss, the AdamW update) to burn's own operations instead (read once per process): for
+//! comparing the two in one sitting, or ruling ours out.
 //!
 //! Why a type test rather than a trait over `Backend`: Rust has no specialization, so an
 //! extension trait implemented for `Flex` and `Autodiff<Flex>` alone would have to be a bound
@@ -37,10 +39,13 @@
 //! assert!(gap < 1e-4);
 //! ```
 
+pub mod adamw;
 pub mod cpu;
 #[cfg(feature = "flex")]
 mod flex;
+pub mod loss;
 
+pub use adamw::{AdamMoments, AdamWHyper, adamw_step};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Tensor, module};
@@ -81,10 +86,10 @@ pub fn conv_transpose2d<B: Backend>(
     module::conv_transpose2d(x, weight, bias, options)
 }
 
-/// Whether `AE_CONV_KERNELS=burn` asks for burn's ops everywhere.
-fn burns_only() -> bool {
+/// Whether `AE_KERNELS=burn` asks for burn's operations everywhere.
+pub fn burns_only() -> bool {
     static BURN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *BURN.get_or_init(|| std::env::var("AE_CONV_KERNELS").is_ok_and(|v| v == "burn"))
+    *BURN.get_or_init(|| std::env::var("AE_KERNELS").is_ok_and(|v| v == "burn"))
 }
 
 /// Whether the kernels here compute this convolution: `f32`, groups 1, dilation 1, shapes

@@ -106,7 +106,14 @@ pub fn softplus<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 
 /// Binary cross-entropy with logits, summed over values: `ln(1 + e^l) − l·x`, stable for any
 /// logit (see [`softplus`]), with gradient `sigmoid(l) − x` everywhere.
+///
+/// On burn-flex this is one fused operation ([`ae_kernels::loss::bce_with_logits`]), the
+/// same formula with `ln(1 + e^(−|l|))` through `ln_1p`.
 pub fn bce_with_logits<B: Backend>(logits: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
+    let (logits, target) = match ae_kernels::loss::bce_with_logits(logits, target) {
+        Ok(loss) => return loss,
+        Err(inputs) => inputs,
+    };
     let loss = softplus(logits.clone()) - logits * target;
     loss.sum_dim(1).squeeze_dim::<1>(1)
 }

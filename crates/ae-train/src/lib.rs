@@ -13,6 +13,7 @@ pub mod interrupt;
 pub mod log_likelihood;
 pub mod logger;
 pub mod metrics;
+pub mod optim;
 pub mod pretraining;
 pub mod progress;
 pub mod rbm;

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use ae_models::{AnyModel, ModelConfig};
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamWConfig, Optimizer};
+use burn::optim::Optimizer;
+
+use crate::optim::FusedAdamW;
 use burn::record::Recorder;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -169,7 +171,8 @@ pub fn check_checkpoint<B: AutodiffBackend>(
         message: format!("cannot read the checkpoint: {message}"),
     };
     check_optimizer::<B, _>(
-        AdamWConfig::new().init::<B, Trainable<B>>(),
+        // Its record is burn's AdamW record whatever the constants.
+        FusedAdamW::new(1e-5, 0.0).init::<B, Trainable<B>>(None),
         stem("optim"),
         device,
     )

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::optim::FusedAdamW;
 use ae_data::table::Standardization;
 use ae_data::{DataInfo, IndexDataset, PreparedData};
 use ae_models::{AnyModel, InputShape, Likelihood, ModelConfig, ReconstructionLoss};
 use burn::config::Config;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
-use burn::optim::AdamWConfig;
-use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::record::{FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend, Device as _, DeviceId};
 use burn::train::checkpoint::{
@@ -336,11 +335,8 @@ pub fn train<B: AutodiffBackend>(
         steps_per_epoch * training.epochs,
         steps_per_epoch,
     );
-    let optimizer = AdamWConfig::new()
-        .with_epsilon(training.epsilon as f32)
-        .with_weight_decay(training.weight_decay as f32)
-        .with_grad_clipping(training.grad_clip_norm.map(GradientClippingConfig::Norm))
-        .init::<B, Trainable<B>>();
+    let optimizer = FusedAdamW::new(training.epsilon as f32, training.weight_decay as f32)
+        .init::<B, Trainable<B>>(training.grad_clip_norm);
     let start_epoch = resume_epoch.unwrap_or(0);
     let trainable = Trainable {
         model,

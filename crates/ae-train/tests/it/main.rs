@@ -3,5 +3,6 @@
 mod common;
 mod deep_clustering;
 mod devices;
+mod optim;
 mod pretraining;
 mod training;
