@@ -80,20 +80,23 @@ pub fn adamw_update(
         weight_decay,
     } = *hyper;
     let time = i32::try_from(time).unwrap_or(i32::MAX);
-    let (factor_1, factor_2) = (1.0 - beta_1, 1.0 - beta_2);
-    let (correct_1, correct_2) = (1.0 - beta_1.powi(time), 1.0 - beta_2.powi(time));
     let decay_rate = lr * f64::from(weight_decay);
-    let keep = (1.0 - decay_rate) as f32;
-    let lr = lr as f32;
-    let update = |(((p, g), m), v): Chunk| {
-        for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *m = *m * beta_1 + *g * factor_1;
-            *v = *v * beta_2 + (*g * *g) * factor_2;
-            let delta = (*m / correct_1) / ((*v / correct_2).sqrt() + epsilon);
-            let decayed = if decay_rate == 0.0 { *p } else { *p * keep };
-            *p = decayed - delta * lr;
-        }
+    let constants = Constants {
+        beta_1,
+        beta_2,
+        factor_1: 1.0 - beta_1,
+        factor_2: 1.0 - beta_2,
+        inv_correct_1: 1.0 / (1.0 - beta_1.powi(time)),
+        inv_correct_2: 1.0 / (1.0 - beta_2.powi(time)),
+        epsilon,
+        keep: if decay_rate == 0.0 {
+            1.0
+        } else {
+            (1.0 - decay_rate) as f32
+        },
+        lr: lr as f32,
     };
+    let update = |(((p, g), m), v): Chunk| update_chunk(&constants, p, g, m, v);
     if param.len() <= CHUNK {
         update((((param, grad), m), v));
     } else {
@@ -103,5 +106,46 @@ pub fn adamw_update(
             .zip(m.par_chunks_mut(CHUNK))
             .zip(v.par_chunks_mut(CHUNK))
             .for_each(update);
+    }
+}
+
+/// The per-value constants of one step.
+struct Constants {
+    beta_1: f32,
+    beta_2: f32,
+    factor_1: f32,
+    factor_2: f32,
+    inv_correct_1: f32,
+    inv_correct_2: f32,
+    epsilon: f32,
+    keep: f32,
+    lr: f32,
+}
+
+/// The update of one chunk, with the widest vector instructions this CPU has.
+fn update_chunk(c: &Constants, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, the only requirement of `update_avx512`.
+        return unsafe { update_avx512(c, p, g, m, v) };
+    }
+    update_values(c, p, g, m, v);
+}
+
+/// [`update_values`] compiled for AVX-512 (16 values per instruction).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn update_avx512(c: &Constants, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    update_values(c, p, g, m, v);
+}
+
+/// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p·(1 − lr·λ) − lr·m̂ / (√v̂ + ε)`.
+#[inline(always)]
+fn update_values(c: &Constants, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *m = *m * c.beta_1 + *g * c.factor_1;
+        *v = *v * c.beta_2 + (*g * *g) * c.factor_2;
+        let delta = (*m * c.inv_correct_1) / ((*v * c.inv_correct_2).sqrt() + c.epsilon);
+        *p = *p * c.keep - delta * c.lr;
     }
 }

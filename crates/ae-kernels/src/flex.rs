@@ -225,18 +225,13 @@ pub(crate) fn conv_transpose2d<B: Backend>(
     run(Op::Transpose { win, in_channels }, x, weight, bias)
 }
 
-/// A tensor's values as an owned vector: its own buffer when it holds the only reference.
-fn owned(tensor: FlexTensor) -> Vec<f32> {
-    let tensor = if tensor.is_contiguous() && tensor.layout().start_offset() == 0 {
+/// The tensor laid out row-major from offset 0, so that its storage is its values.
+fn row_major(tensor: FlexTensor) -> FlexTensor {
+    if tensor.is_contiguous() && tensor.layout().start_offset() == 0 {
         tensor
     } else {
         tensor.to_contiguous()
-    };
-    // The caller checked the dtype, the only way for this conversion to fail.
-    tensor
-        .into_data()
-        .into_vec::<f32>()
-        .expect("an f32 tensor's data is f32 values")
+    }
 }
 
 /// [`crate::adamw_step`] on burn-flex.
@@ -258,21 +253,33 @@ pub(crate) fn adamw<B: Backend, const D: usize>(
     const SAME: &str = "B is Flex";
     let shape = param.dims().to_vec();
     let flex = |t: Tensor<B, D>| cast::<_, FlexTensor>(primitive(t)).expect(SAME);
-    let back = |values: Vec<f32>| {
-        tensor::<B, D>(cast::<_, FloatTensor<B>>(flex_tensor(values, shape.clone())).expect(SAME))
-    };
-    let mut p = owned(flex(param));
+    let mut p = row_major(flex(param));
     let g = flex(grad);
     let g = values(&g);
+    let n = g.len();
     let (time, mut m, mut v) = match moments {
         Some(state) => (
             state.time + 1,
-            owned(flex(state.moment_1)),
-            owned(flex(state.moment_2)),
+            row_major(flex(state.moment_1)),
+            row_major(flex(state.moment_2)),
         ),
-        None => (1, vec![0.0; g.len()], vec![0.0; g.len()]),
+        None => (
+            1,
+            flex_tensor(vec![0.0; n], shape.clone()),
+            flex_tensor(vec![0.0; n], shape.clone()),
+        ),
     };
-    crate::adamw::adamw_update(hyper, lr, time, &mut p, &g, &mut m, &mut v);
+    // In place: `storage_mut` copies a buffer only when another tensor shares it.
+    crate::adamw::adamw_update(
+        hyper,
+        lr,
+        time,
+        &mut p.storage_mut::<f32>()[..n],
+        &g,
+        &mut m.storage_mut::<f32>()[..n],
+        &mut v.storage_mut::<f32>()[..n],
+    );
+    let back = |t: FlexTensor| tensor::<B, D>(cast::<_, FloatTensor<B>>(t).expect(SAME));
     Ok((
         back(p),
         AdamMoments {

@@ -44,6 +44,7 @@ pub mod cpu;
 #[cfg(feature = "flex")]
 mod flex;
 pub mod loss;
+pub mod math;
 
 pub use adamw::{AdamMoments, AdamWHyper, adamw_step};
 use burn::tensor::backend::Backend;

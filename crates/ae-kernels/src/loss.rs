@@ -7,24 +7,98 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
+use crate::math::{exp_nonpositive, ln_1p_unit};
+
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 16;
 
 /// `ln(1 + e^l)`, finite for every finite `l`.
-#[inline]
+#[inline(always)]
 fn softplus(l: f32) -> f32 {
-    l.max(0.0) + (-l.abs()).exp().ln_1p()
+    l.max(0.0) + ln_1p_unit(exp_nonpositive(-l.abs()))
 }
 
 /// `1 / (1 + e^(−l))` without overflow.
-#[inline]
+#[inline(always)]
 fn sigmoid(l: f32) -> f32 {
-    if l >= 0.0 {
-        1.0 / (1.0 + (-l).exp())
-    } else {
-        let e = l.exp();
-        e / (1.0 + e)
+    let e = exp_nonpositive(-l.abs());
+    let s = 1.0 / (1.0 + e);
+    if l >= 0.0 { s } else { e * s }
+}
+
+/// `Σ ln(1 + e^l) − l·x` over one row, in sixteen running sums (one vector register).
+#[inline(always)]
+fn row_loss(l: &[f32], x: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let (mut ls, mut xs) = (l.chunks_exact(16), x.chunks_exact(16));
+    for (l, x) in (&mut ls).zip(&mut xs) {
+        for ((acc, l), x) in lanes.iter_mut().zip(l).zip(x) {
+            *acc += softplus(*l) - l * x;
+        }
     }
+    let rest: f32 = ls
+        .remainder()
+        .iter()
+        .zip(xs.remainder())
+        .map(|(l, x)| softplus(*l) - l * x)
+        .sum();
+    lanes.iter().sum::<f32>() + rest
+}
+
+/// `out = (sigmoid(l) − x)·g` over one row.
+#[inline(always)]
+fn row_grad(l: &[f32], x: &[f32], g: f32, out: &mut [f32]) {
+    for ((o, l), x) in out.iter_mut().zip(l).zip(x) {
+        *o = (sigmoid(*l) - x) * g;
+    }
+}
+
+/// [`row_loss`] and [`row_grad`] with the widest vector instructions this CPU has.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn row_loss(l: &[f32], x: &[f32]) -> f32 {
+        super::row_loss(l, x)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn row_grad(l: &[f32], x: &[f32], g: f32, out: &mut [f32]) {
+        super::row_grad(l, x, g, out);
+    }
+}
+
+/// Whether this CPU runs the AVX-512 versions.
+fn wide() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`row_loss`], widest when `wide`.
+fn loss_of_row(wide: bool, l: &[f32], x: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: `wide` is true only when the CPU has AVX-512F.
+        return unsafe { wide::row_loss(l, x) };
+    }
+    let _ = wide;
+    row_loss(l, x)
+}
+
+/// [`row_grad`], widest when `wide`.
+fn grad_of_row(wide: bool, l: &[f32], x: &[f32], g: f32, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: `wide` is true only when the CPU has AVX-512F.
+        return unsafe { wide::row_grad(l, x, g, out) };
+    }
+    let _ = wide;
+    row_grad(l, x, g, out);
 }
 
 /// Per-row sums of `ln(1 + e^l) − l·x` over rows of `cols` values.
@@ -32,9 +106,10 @@ pub fn bce_rows(logits: &[f32], target: &[f32], cols: usize) -> Vec<f32> {
     assert_eq!(logits.len(), target.len(), "bce_rows: lengths differ");
     let rows = logits.len().checked_div(cols).unwrap_or(0);
     let mut out = vec![0.0f32; rows];
+    let wide = wide();
     let row = |(r, out): (usize, &mut f32)| {
         let (l, x) = (&logits[r * cols..][..cols], &target[r * cols..][..cols]);
-        *out = l.iter().zip(x).map(|(l, x)| softplus(*l) - l * x).sum();
+        *out = loss_of_row(wide, l, x);
     };
     if rows * cols < 1 << 14 {
         out.iter_mut().enumerate().for_each(row);
@@ -67,14 +142,12 @@ pub fn bce_rows_backward(
         logits.len(),
         "bce_rows_backward: gradient size"
     );
+    let wide = wide();
     let dl = want_logits.then(|| {
         let mut dl = vec![0.0f32; logits.len()];
         let row = |(r, out): (usize, &mut [f32])| {
-            let g = grad[r];
             let (l, x) = (&logits[r * cols..][..cols], &target[r * cols..][..cols]);
-            for ((o, l), x) in out.iter_mut().zip(l).zip(x) {
-                *o = (sigmoid(*l) - x) * g;
-            }
+            grad_of_row(wide, l, x, grad[r], out);
         };
         if cols == 0 || logits.len() < 1 << 14 {
             dl.chunks_mut(cols.max(1)).enumerate().for_each(row);
