@@ -19,7 +19,7 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let e = p * z + r + 1.0;
     // 2^n from its exponent bits.
     let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
@@ -47,7 +47,7 @@ pub fn ln_1p_unit(y: f32) -> f32 {
         * x
         - 2.499_999_4e-1)
         * x
-        + 3.333_333_1e-1;
+        + 3.333_333e-1;
     let ln = x + (p * x * z - 2.121_944_4e-4 * e - 0.5 * z) + LN2_HI * e;
     // ln(1 + y) = ln(u) · y / (u − 1) undoes the rounding of 1 + y.
     let d = u - 1.0;
