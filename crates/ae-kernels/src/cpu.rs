@@ -465,6 +465,106 @@ pub struct Wanted {
     pub bias: bool,
 }
 
+/// Writes the windows of images `first..first + n` of `images` as rows of `rows`.
+fn rows_of_items(win: &Windows, images: &[f32], first: usize, n: usize, rows: &mut [f32]) {
+    let image = win.image_len();
+    with_zeroed(padded_len(win), |padded| {
+        for item in 0..n {
+            pad_channels_last(win, &images[(first + item) * image..][..image], padded);
+            im2row(win, padded, rows, item * win.positions());
+        }
+    });
+}
+
+/// Sums the window rows of `out.len() / image_len` items back onto their images (NCHW).
+fn items_of_rows(win: &Windows, rows: &[f32], out: &mut [f32]) {
+    let image = win.image_len();
+    for (item, dst) in out.chunks_exact_mut(image).enumerate() {
+        with_zeroed(padded_len(win), |padded| {
+            row2im(win, rows, item * win.positions(), padded);
+            unpad_channels_last(win, padded, dst);
+        });
+    }
+}
+
+/// `out[item, a, position] = Σ_k weight[a, k] · rows[(item, position), k] (+ bias[a])` for
+/// the `n` items of a chunk, `a` being `weight.len() / r` channels; `product` is scratch of
+/// `a · n · positions` values.
+#[allow(clippy::too_many_arguments)]
+fn weight_times_rows(
+    weight: &[f32],
+    rows: &[f32],
+    r: usize,
+    n: usize,
+    positions: usize,
+    bias: Option<&[f32]>,
+    product: &mut [f32],
+    out: &mut [f32],
+    parallelism: Parallelism,
+) {
+    let (a, ld) = (weight.len() / r, n * positions);
+    if long_windows(r) {
+        let dims = [ld, a, r];
+        matmul(
+            dims,
+            product,
+            View::rows(rows, r),
+            View::transposed(weight, r),
+            false,
+            parallelism,
+        );
+        transpose_items(product, n, a, positions, bias, out);
+    } else {
+        let dims = [a, ld, r];
+        matmul(
+            dims,
+            product,
+            View::rows(weight, r),
+            View::transposed(rows, r),
+            false,
+            parallelism,
+        );
+        deinterleave(product, n, a, positions, bias, out);
+    }
+}
+
+/// Runs `body(first, n, dx, dw)` over the batch in chunks of `per_chunk` items, in parallel:
+/// `dx` is the chunk's part of an input gradient of `x_len` values per item (when `want_x`),
+/// `dw` a weight-gradient accumulator of `weight_len` values that the chunks of one task
+/// share. Returns the input gradient (empty unless wanted) and the summed weight gradient.
+fn backward_chunks(
+    items: usize,
+    per_chunk: usize,
+    x_len: usize,
+    want_x: bool,
+    weight_len: usize,
+    body: impl Fn(usize, usize, Option<&mut [f32]>, &mut [f32]) + Send + Sync,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut dx = if want_x {
+        vec![0.0f32; items * x_len]
+    } else {
+        Vec::new()
+    };
+    let slots: Vec<Option<&mut [f32]>> = if want_x {
+        dx.chunks_mut(per_chunk * x_len).map(Some).collect()
+    } else {
+        (0..items.div_ceil(per_chunk)).map(|_| None).collect()
+    };
+    let dw = slots
+        .into_par_iter()
+        .enumerate()
+        .fold(
+            || vec![0.0f32; weight_len],
+            |mut dw, (chunk, dx)| {
+                let first = chunk * per_chunk;
+                body(first, per_chunk.min(items - first), dx, &mut dw);
+                dw
+            },
+        )
+        .reduce(|| vec![0.0f32; weight_len], add_partials);
+    (dx, dw)
+}
+
 /// A convolution (groups 1, dilation 1) of `items` images by `weight` `[out, channels, kh,
 /// kw]`, returning `[items, out, grid positions]`.
 pub fn conv2d(
@@ -484,42 +584,25 @@ pub fn conv2d(
     }
     let taps = win.kernel[0] * win.kernel[1];
     let weight = taps_major(weight, out_channels, win.channels, taps);
-    let padded_len = padded_len(win);
     let (per_chunk, parallelism) = plan(items, positions);
     out.par_chunks_mut(per_chunk * out_channels * positions)
         .enumerate()
         .for_each(|(chunk, out)| {
             let n = out.len() / (out_channels * positions);
-            let first = chunk * per_chunk;
             let ld = n * positions;
             with_scratch(ld * r, out_channels * ld, |rows, product| {
-                with_zeroed(padded_len, |padded| {
-                    for item in 0..n {
-                        pad_channels_last(win, &x[(first + item) * image..][..image], padded);
-                        im2row(win, padded, rows, item * positions);
-                    }
-                });
-                if long_windows(r) {
-                    matmul(
-                        [ld, out_channels, r],
-                        product,
-                        View::rows(rows, r),
-                        View::transposed(&weight, r),
-                        false,
-                        parallelism,
-                    );
-                    transpose_items(product, n, out_channels, positions, bias, out);
-                } else {
-                    matmul(
-                        [out_channels, ld, r],
-                        product,
-                        View::rows(&weight, r),
-                        View::transposed(rows, r),
-                        false,
-                        parallelism,
-                    );
-                    deinterleave(product, n, out_channels, positions, bias, out);
-                }
+                rows_of_items(win, x, chunk * per_chunk, n, rows);
+                weight_times_rows(
+                    &weight,
+                    rows,
+                    r,
+                    n,
+                    positions,
+                    bias,
+                    product,
+                    out,
+                    parallelism,
+                );
             });
         });
     out
@@ -557,78 +640,59 @@ pub fn conv2d_backward(
 ) -> ConvGrads {
     let (r, positions, image) = (win.rows(), win.positions(), win.image_len());
     assert_eq!(x.len(), items * image, "conv2d_backward: input size");
+    let grad_len = out_channels * positions;
     assert_eq!(
         grad.len(),
-        items * out_channels * positions,
+        items * grad_len,
         "conv2d_backward: gradient size"
     );
     let taps = win.kernel[0] * win.kernel[1];
     let weight = taps_major(weight, out_channels, win.channels, taps);
-    let padded_len = padded_len(win);
     let (per_chunk, parallelism) = plan(items, positions);
-    let mut dx = if wanted.x {
-        vec![0.0f32; items * image]
-    } else {
-        Vec::new()
-    };
-    let chunks = items.div_ceil(per_chunk);
-    let slots: Vec<Option<&mut [f32]>> = if wanted.x {
-        dx.chunks_mut(per_chunk * image).map(Some).collect()
-    } else {
-        (0..chunks).map(|_| None).collect()
-    };
     let weight_len = if wanted.weight { out_channels * r } else { 0 };
-    let dw = slots
-        .into_par_iter()
-        .enumerate()
-        .fold(
-            || vec![0.0f32; weight_len],
-            |mut dw, (chunk, dx)| {
-                let first = chunk * per_chunk;
-                let n = per_chunk.min(items - first);
-                let ld = n * positions;
-                with_scratch(ld * r, out_channels * ld, |rows, dy| {
-                    let block =
-                        &grad[first * out_channels * positions..][..n * out_channels * positions];
-                    interleave(block, n, out_channels, positions, dy);
-                    if wanted.weight {
-                        with_zeroed(padded_len, |padded| {
-                            for item in 0..n {
-                                let src = &x[(first + item) * image..][..image];
-                                pad_channels_last(win, src, padded);
-                                im2row(win, padded, rows, item * positions);
-                            }
-                        });
-                        matmul(
-                            [out_channels, r, ld],
-                            &mut dw,
-                            View::rows(dy, ld),
-                            View::rows(rows, r),
-                            true,
-                            parallelism,
-                        );
-                    }
-                    if let Some(dx) = dx {
-                        matmul(
-                            [ld, r, out_channels],
-                            rows,
-                            View::transposed(dy, ld),
-                            View::rows(&weight, r),
-                            false,
-                            parallelism,
-                        );
-                        for item in 0..n {
-                            with_zeroed(padded_len, |padded| {
-                                row2im(win, rows, item * positions, padded);
-                                unpad_channels_last(win, padded, &mut dx[item * image..][..image]);
-                            });
-                        }
-                    }
-                });
-                dw
-            },
-        )
-        .reduce(|| vec![0.0f32; weight_len], add_partials);
+    let (dx, dw) = backward_chunks(
+        items,
+        per_chunk,
+        image,
+        wanted.x,
+        weight_len,
+        |first, n, dx, dw| {
+            let ld = n * positions;
+            with_scratch(ld * r, out_channels * ld, |rows, dy| {
+                interleave(
+                    &grad[first * grad_len..][..n * grad_len],
+                    n,
+                    out_channels,
+                    positions,
+                    dy,
+                );
+                if wanted.weight {
+                    rows_of_items(win, x, first, n, rows);
+                    let dims = [out_channels, r, ld];
+                    matmul(
+                        dims,
+                        dw,
+                        View::rows(dy, ld),
+                        View::rows(rows, r),
+                        true,
+                        parallelism,
+                    );
+                }
+                if let Some(dx) = dx {
+                    let dims = [ld, r, out_channels];
+                    matmul(
+                        dims,
+                        rows,
+                        View::transposed(dy, ld),
+                        View::rows(&weight, r),
+                        false,
+                        parallelism,
+                    );
+                    items_of_rows(win, rows, dx);
+                }
+            });
+        },
+    );
     ConvGrads {
         x: wanted.x.then_some(dx),
         weight: wanted
@@ -651,11 +715,8 @@ pub fn conv_transpose2d(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     let (r, positions, image) = (win.rows(), win.positions(), win.image_len());
-    assert_eq!(
-        x.len(),
-        items * in_channels * positions,
-        "conv_transpose2d: input size"
-    );
+    let item_in = in_channels * positions;
+    assert_eq!(x.len(), items * item_in, "conv_transpose2d: input size");
     assert_eq!(
         weight.len(),
         in_channels * r,
@@ -667,39 +728,34 @@ pub fn conv_transpose2d(
     }
     let taps = win.kernel[0] * win.kernel[1];
     let weight = taps_major(weight, in_channels, win.channels, taps);
-    let padded_len = padded_len(win);
     let plane = win.image[0] * win.image[1];
     let (per_chunk, parallelism) = plan(items, positions);
     out.par_chunks_mut(per_chunk * image)
         .enumerate()
         .for_each(|(chunk, out)| {
             let n = out.len() / image;
-            let first = chunk * per_chunk;
             let ld = n * positions;
             with_scratch(ld * r, in_channels * ld, |rows, xs| {
-                let block = &x[first * in_channels * positions..][..n * in_channels * positions];
+                let block = &x[chunk * per_chunk * item_in..][..n * item_in];
                 interleave(block, n, in_channels, positions, xs);
+                let dims = [ld, r, in_channels];
                 matmul(
-                    [ld, r, in_channels],
+                    dims,
                     rows,
                     View::transposed(xs, ld),
                     View::rows(&weight, r),
                     false,
                     parallelism,
                 );
-                for item in 0..n {
-                    let dst = &mut out[item * image..][..image];
-                    with_zeroed(padded_len, |padded| {
-                        row2im(win, rows, item * positions, padded);
-                        unpad_channels_last(win, padded, dst);
-                    });
-                    if let Some(bias) = bias {
-                        for (c, values) in dst.chunks_mut(plane).enumerate() {
-                            values.iter_mut().for_each(|v| *v += bias[c]);
-                        }
+                items_of_rows(win, rows, out);
+            });
+            if let Some(bias) = bias {
+                for item in out.chunks_exact_mut(image) {
+                    for (c, values) in item.chunks_exact_mut(plane).enumerate() {
+                        values.iter_mut().for_each(|v| *v += bias[c]);
                     }
                 }
-            });
+            }
         });
     out
 }
@@ -728,77 +784,42 @@ pub fn conv_transpose2d_backward(
     );
     let taps = win.kernel[0] * win.kernel[1];
     let weight = taps_major(weight, in_channels, win.channels, taps);
-    let padded_len = padded_len(win);
     let (per_chunk, parallelism) = plan(items, positions);
-    let mut dx = if wanted.x {
-        vec![0.0f32; items * item_in]
-    } else {
-        Vec::new()
-    };
-    let chunks = items.div_ceil(per_chunk);
-    let slots: Vec<Option<&mut [f32]>> = if wanted.x {
-        dx.chunks_mut(per_chunk * item_in).map(Some).collect()
-    } else {
-        (0..chunks).map(|_| None).collect()
-    };
     let weight_len = if wanted.weight { in_channels * r } else { 0 };
-    let dw = slots
-        .into_par_iter()
-        .enumerate()
-        .fold(
-            || vec![0.0f32; weight_len],
-            |mut dw, (chunk, dx)| {
-                let first = chunk * per_chunk;
-                let n = per_chunk.min(items - first);
-                let ld = n * positions;
-                with_scratch(ld * r, in_channels * ld, |rows, xs| {
-                    with_zeroed(padded_len, |padded| {
-                        for item in 0..n {
-                            let src = &grad[(first + item) * image..][..image];
-                            pad_channels_last(win, src, padded);
-                            im2row(win, padded, rows, item * positions);
-                        }
-                    });
-                    if wanted.weight {
-                        let block = &x[first * item_in..][..n * item_in];
-                        interleave(block, n, in_channels, positions, xs);
-                        matmul(
-                            [in_channels, r, ld],
-                            &mut dw,
-                            View::rows(xs, ld),
-                            View::rows(rows, r),
-                            true,
-                            parallelism,
-                        );
-                    }
-                    if let Some(dx) = dx {
-                        if long_windows(r) {
-                            matmul(
-                                [ld, in_channels, r],
-                                xs,
-                                View::rows(rows, r),
-                                View::transposed(&weight, r),
-                                false,
-                                parallelism,
-                            );
-                            transpose_items(xs, n, in_channels, positions, None, dx);
-                        } else {
-                            matmul(
-                                [in_channels, ld, r],
-                                xs,
-                                View::rows(&weight, r),
-                                View::transposed(rows, r),
-                                false,
-                                parallelism,
-                            );
-                            deinterleave(xs, n, in_channels, positions, None, dx);
-                        }
-                    }
-                });
-                dw
-            },
-        )
-        .reduce(|| vec![0.0f32; weight_len], add_partials);
+    let (dx, dw) = backward_chunks(
+        items,
+        per_chunk,
+        item_in,
+        wanted.x,
+        weight_len,
+        |first, n, dx, dw| {
+            let ld = n * positions;
+            with_scratch(ld * r, in_channels * ld, |rows, xs| {
+                rows_of_items(win, grad, first, n, rows);
+                if wanted.weight {
+                    interleave(
+                        &x[first * item_in..][..n * item_in],
+                        n,
+                        in_channels,
+                        positions,
+                        xs,
+                    );
+                    let dims = [in_channels, r, ld];
+                    matmul(
+                        dims,
+                        dw,
+                        View::rows(xs, ld),
+                        View::rows(rows, r),
+                        true,
+                        parallelism,
+                    );
+                }
+                if let Some(dx) = dx {
+                    weight_times_rows(&weight, rows, r, n, positions, None, xs, dx, parallelism);
+                }
+            });
+        },
+    );
     let plane = win.image[0] * win.image[1];
     ConvGrads {
         x: wanted.x.then_some(dx),
