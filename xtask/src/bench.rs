@@ -114,7 +114,7 @@ fn real_backend(backend: &str) -> (&str, bool) {
 }
 
 /// The experiment config of a reference model: one epoch at batch 128 with Adam at 1e-3.
-fn model_config(model: &str, limit: Option<usize>) -> String {
+pub(crate) fn model_config(model: &str, limit: Option<usize>) -> String {
     let model_section = match model {
         "mlp-vae" => {
             "model = \"vae\"\nlatent = 20\n\

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_anomaly;
+mod bench_distributed;
 mod datasets;
 mod experiments;
 
@@ -51,6 +52,13 @@ enum Task {
     ///
     /// Example: cargo xtask bench-anomaly --pyod -- --epochs 50
     BenchAnomaly(bench_anomaly::BenchAnomalyArgs),
+    /// Benchmark training across processes: one epoch of each reference model in 1 process,
+    /// then in N processes on loopback (`ae train --nodes N`), with the same threads per
+    /// process, in one sitting; images/s, speed-up and final validation loss. Saves
+    /// target/bench/distributed.{md,json}.
+    ///
+    /// Example: cargo xtask bench-distributed --models conv-ae --nodes 2 --threads 1
+    BenchDistributed(bench_distributed::BenchDistributedArgs),
     /// Verify the SHA-256 of every file listed in datasets/README.md.
     ///
     /// Prints OK, MISMATCH or MISSING per file and fails if any file is not OK.
@@ -113,6 +121,7 @@ fn run(cli: Cli) -> Result<()> {
         Task::List => list(&root),
         Task::Bench(args) => bench::bench(&root, args),
         Task::BenchAnomaly(args) => bench_anomaly::bench_anomaly(&root, args),
+        Task::BenchDistributed(args) => bench_distributed::bench_distributed(&root, args),
         Task::CheckDatasets => datasets::check_all(&root),
     }
 }

@@ -542,6 +542,7 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
                 training.shrink_batch_to_data = true;
             }
             ExperimentConfig {
+                distributed: None,
                 seed: 42,
                 data: DataConfig::new(DataSource::Mnist),
                 model: model_from_flags(args, tabular)?,
@@ -598,6 +599,40 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
     }
     if let Some(devices) = &args.devices {
         config.training.devices = devices.clone();
+    }
+    if args.nodes.is_some()
+        || args.node_rank.is_some()
+        || args.orchestrator.is_some()
+        || args.node_timeout.is_some()
+    {
+        let mut d = match config.distributed.take() {
+            Some(d) => d,
+            None => {
+                let Some(orchestrator) = &args.orchestrator else {
+                    bail!(
+                        "--nodes and --node-rank need --orchestrator HOST:PORT (where rank 0 listens)"
+                    );
+                };
+                ae_toolkit::DistributedConfig::new(
+                    args.nodes.unwrap_or(1),
+                    args.node_rank.unwrap_or(0),
+                    orchestrator.clone(),
+                )
+            }
+        };
+        if let Some(nodes) = args.nodes {
+            d.nodes = nodes;
+        }
+        if let Some(rank) = args.node_rank {
+            d.node_rank = rank;
+        }
+        if let Some(orchestrator) = &args.orchestrator {
+            d.orchestrator = orchestrator.clone();
+        }
+        if let Some(seconds) = args.node_timeout {
+            d.timeout_seconds = seconds;
+        }
+        config.distributed = Some(d);
     }
     if let Some(lr) = args.lr {
         config.training.learning_rate = lr;

@@ -336,6 +336,23 @@ pub struct TrainArgs {
     /// batch size stays the items per optimizer step and is split over them.
     #[arg(long, value_delimiter = ',')]
     pub devices: Option<Vec<usize>>,
+    /// Train as one rank of a job of this many processes, on this machine or others: each
+    /// trains on 1/N of the data with batch-size/N items per step, and the gradients are
+    /// averaged every step. Start every rank with the same config, its own `--node-rank` and
+    /// the same `--orchestrator`.
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// This process's rank, 0..nodes; rank 0 listens at `--orchestrator` and alone writes the
+    /// run folder (the other ranks leave `--run-dir` untouched).
+    #[arg(long)]
+    pub node_rank: Option<usize>,
+    /// HOST:PORT where rank 0 listens for the other ranks (the same on every rank).
+    #[arg(long)]
+    pub orchestrator: Option<String>,
+    /// Seconds to wait for another rank (to join, or to send a step's gradient) before stopping
+    /// with an error naming it (default 300).
+    #[arg(long)]
+    pub node_timeout: Option<u64>,
     /// Learning rate.
     #[arg(long)]
     pub lr: Option<f64>,

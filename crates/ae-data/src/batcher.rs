@@ -196,18 +196,37 @@ impl<B: Backend> Batcher<B, usize, AeBatch<B>> for AeBatcher {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDataset {
     len: usize,
+    first: usize,
+    stride: usize,
 }
 
 impl IndexDataset {
     /// The indices `0..len`.
     pub fn new(len: usize) -> Self {
-        Self { len }
+        Self {
+            len,
+            first: 0,
+            stride: 1,
+        }
+    }
+
+    /// Shard `rank` of `shards` over `0..total`: every `shards`-th index from `rank`, and the
+    /// same number of them in every shard (`total / shards`; the last `total % shards`
+    /// indices are left out), so that ranks training side by side take the same number of
+    /// steps.
+    pub fn shard(total: usize, rank: usize, shards: usize) -> Self {
+        let shards = shards.max(1);
+        Self {
+            len: total / shards,
+            first: rank.min(shards - 1),
+            stride: shards,
+        }
     }
 }
 
 impl burn::data::dataset::Dataset<usize> for IndexDataset {
     fn get(&self, index: usize) -> Option<usize> {
-        (index < self.len).then_some(index)
+        (index < self.len).then_some(self.first + index * self.stride)
     }
 
     fn len(&self) -> usize {
@@ -220,6 +239,25 @@ mod tests {
     use super::*;
     use crate::dataset::ImageShape;
     use burn::data::dataset::Dataset as _;
+
+    #[test]
+    fn shards_are_disjoint_equal_and_cover_all_but_the_remainder() {
+        let shards: Vec<Vec<usize>> = (0..3)
+            .map(|r| {
+                let d = IndexDataset::shard(11, r, 3);
+                (0..d.len()).filter_map(|i| d.get(i)).collect()
+            })
+            .collect();
+        assert_eq!(shards[0], vec![0, 3, 6]);
+        assert_eq!(shards[1], vec![1, 4, 7]);
+        assert_eq!(shards[2], vec![2, 5, 8]);
+        assert_eq!(IndexDataset::shard(11, 2, 3).get(3), None);
+        let whole = IndexDataset::shard(5, 0, 1);
+        assert_eq!(
+            (0..5).filter_map(|i| whole.get(i)).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4]
+        );
+    }
     use burn_flex::{Flex, FlexDevice};
 
     fn grey_data(n: usize, dim: usize) -> Arc<Dataset> {

@@ -22,6 +22,7 @@ pub fn run(args: &[String]) -> Result<TrainReport, Box<dyn Error>> {
     data.path = args.get(1).map(Into::into);
     data.limit = Some(args.get(2).map_or(Ok(2000), |n| n.parse())?);
     let config = ExperimentConfig {
+        distributed: None,
         seed: 1,
         data,
         model: ModelConfig::Vae(VaeConfig::new(

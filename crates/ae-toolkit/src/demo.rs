@@ -60,6 +60,7 @@ fn manifold_config(settings: &ManifoldSettings, source: DataSource, seed: u64) -
     data.samples = settings.samples;
     let architecture = ArchitectureConfig::mlp(settings.hidden.clone(), Activation::Tanh);
     ExperimentConfig {
+        distributed: None,
         seed,
         data,
         model: ModelConfig::Autoencoder(

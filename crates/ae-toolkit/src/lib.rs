@@ -60,7 +60,9 @@ pub use burn;
 
 pub use ae_data::{DataConfig, DataSource, Dataset};
 pub use ae_models::ModelConfig;
-pub use ae_train::{ExperimentConfig, Progress, Reporter, TrainOptions, TrainingConfig};
+pub use ae_train::{
+    DistributedConfig, ExperimentConfig, Progress, Reporter, TrainOptions, TrainingConfig,
+};
 pub use error::{Result, ToolkitError};
 pub use named::Named;
 pub use run::{ItemSource, Split, TrainedRun};

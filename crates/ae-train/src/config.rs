@@ -8,6 +8,7 @@ use ae_models::ModelConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
+use crate::distributed::DistributedConfig;
 use crate::pretraining::RbmPretraining;
 use crate::schedule::LrSchedule;
 
@@ -137,6 +138,9 @@ pub struct ExperimentConfig {
     /// The training settings.
     #[serde(default)]
     pub training: TrainingConfig,
+    /// Training across processes and machines (absent: one process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<DistributedConfig>,
 }
 
 impl ExperimentConfig {
@@ -231,6 +235,28 @@ impl ExperimentConfig {
         }
         if let Some(pretraining) = &t.rbm_pretraining {
             pretraining.validate(&self.model)?;
+        }
+        if let Some(d) = &self.distributed {
+            d.validate()?;
+            let nodes = d.nodes;
+            if nodes > 1 && !t.batch_size.is_multiple_of(nodes) {
+                return invalid(format!(
+                    "training.batch_size {} does not split evenly over {nodes} nodes: make it a \
+                     multiple of {nodes}",
+                    t.batch_size
+                ));
+            }
+            if nodes > 1 && devices > 1 {
+                return invalid(
+                    "training.devices and [distributed] are not combined: one device per process"
+                        .into(),
+                );
+            }
+            if nodes > 1 && t.rbm_pretraining.is_some() {
+                return invalid(
+                    "training.rbm_pretraining runs in one process: leave [distributed] out".into(),
+                );
+            }
         }
         self.data
             .validate()

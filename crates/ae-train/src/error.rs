@@ -87,6 +87,9 @@ pub enum TrainError {
         /// The newest complete checkpoint, which is intact.
         checkpoint: Option<usize>,
     },
+    /// Another rank of a distributed job stopped, hung or disagreed.
+    #[error("distributed training stopped: {0}")]
+    Distributed(String),
     /// Training diverged.
     #[error("training stopped: {0}")]
     Diverged(String),

@@ -7,6 +7,7 @@
 pub mod atomic_recorder;
 pub mod config;
 pub mod deep_clustering;
+pub mod distributed;
 pub mod error;
 pub mod evaluate;
 pub mod interrupt;
@@ -26,6 +27,7 @@ pub mod step;
 pub mod trainer;
 
 pub use config::{DataConfig, DataSource, ExperimentConfig, OptimizerKind, TrainingConfig};
+pub use distributed::DistributedConfig;
 pub use error::TrainError;
 pub use evaluate::{EvalMetrics, evaluate};
 pub use log_likelihood::{NllEstimate, estimate_nll};

@@ -19,7 +19,7 @@ use crate::trainer::ModelRecorder;
 use crate::{ExperimentConfig, RunDir, TrainError};
 
 /// The settings a resumed run may change.
-pub const CHANGEABLE_ON_RESUME: [&str; 2] = ["training.epochs", "training.devices"];
+pub const CHANGEABLE_ON_RESUME: [&str; 3] = ["training.epochs", "training.devices", "distributed"];
 
 /// The dotted keys whose values differ between `before` (the config a run's checkpoints were
 /// trained with) and `now`, besides [`CHANGEABLE_ON_RESUME`], each with both values.
@@ -32,7 +32,14 @@ pub fn differing_keys(
     };
     let mut out = Vec::new();
     diff(&value(before)?, &value(now)?, "", &mut out);
-    out.retain(|(key, _, _)| !CHANGEABLE_ON_RESUME.contains(&key.as_str()));
+    out.retain(|(key, _, _)| {
+        !CHANGEABLE_ON_RESUME.iter().any(|c| {
+            key == c
+                || key
+                    .strip_prefix(c)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    });
     Ok(out)
 }
 

@@ -1,8 +1,11 @@
 //! The model-agnostic trainer on burn-train's `Learner`, and loading trained runs.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::distributed::{
+    Group, ScratchRun, Synced, fingerprint, resume_files, weights_checksum, write_shared_files,
+};
 use crate::optim::FusedAdamW;
 use ae_data::table::Standardization;
 use ae_data::{DataInfo, IndexDataset, PreparedData};
@@ -162,6 +165,10 @@ pub fn training_devices<B: Backend>(device: &B::Device, indices: &[usize]) -> Ve
 }
 
 /// Trains `config` into `run` on `device`, writing config, metrics, checkpoints and the model.
+///
+/// With a `[distributed]` table of several nodes, this process is one rank of a job: rank 0
+/// trains into `run` and waits for the others at `distributed.orchestrator`; any other rank
+/// joins it, trains its shard in a scratch folder (removed after) and leaves `run` untouched.
 pub fn train<B: AutodiffBackend>(
     config: &ExperimentConfig,
     run: &RunDir,
@@ -169,6 +176,41 @@ pub fn train<B: AutodiffBackend>(
     options: &TrainOptions,
 ) -> Result<TrainSummary, TrainError> {
     config.validate()?;
+    match &config.distributed {
+        Some(d) if d.nodes > 1 && d.node_rank > 0 => {
+            let (group, files) = Group::join(d, fingerprint(&config.to_toml()?))?;
+            options.reporter.notice(format!(
+                "rank {} of {}: joined rank 0 at {}",
+                d.node_rank, d.nodes, d.orchestrator
+            ));
+            let scratch = ScratchRun::create(d.node_rank)?;
+            write_shared_files(scratch.path(), &files)?;
+            let resume = files.iter().any(|f| f.name.ends_with(".mpk"));
+            let options = TrainOptions {
+                resume,
+                overwrite: true,
+                ..options.clone()
+            };
+            train_in::<B>(
+                config,
+                &RunDir::new(scratch.path()),
+                device,
+                &options,
+                Some(group),
+            )
+        }
+        _ => train_in::<B>(config, run, device, options, None),
+    }
+}
+
+/// [`train`] for one rank: `joined` is the group of a rank other than 0.
+fn train_in<B: AutodiffBackend>(
+    config: &ExperimentConfig,
+    run: &RunDir,
+    device: B::Device,
+    options: &TrainOptions,
+    joined: Option<Group>,
+) -> Result<TrainSummary, TrainError> {
     // A resumed run standardizes a table with its own statistics, not the table's now.
     let stored = if options.resume {
         read_standardization(run)?
@@ -273,6 +315,38 @@ pub fn train<B: AutodiffBackend>(
         )?;
     }
 
+    let group = match (joined, config.distributed.as_ref().filter(|d| d.nodes > 1)) {
+        (Some(group), _) => Some(group),
+        (None, Some(d)) => {
+            let files = match resume_epoch {
+                Some(epoch) => resume_files(run.path(), epoch)?,
+                None => Vec::new(),
+            };
+            options.reporter.notice(format!(
+                "rank 0 of {}: waiting for the other ranks at {}",
+                d.nodes, d.orchestrator
+            ));
+            Some(Group::host(d, fingerprint(&config.to_toml()?), &files)?)
+        }
+        (None, None) => None,
+    };
+    let (rank, nodes) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.nodes()));
+    if data.train.len() < nodes {
+        return Err(TrainError::Invalid(format!(
+            "{} training items cannot be shared among {nodes} nodes",
+            data.train.len()
+        )));
+    }
+    let group = group.map(|g| Arc::new(Mutex::new(g)));
+    // A rank that stops early tells the others why, instead of leaving them to time out.
+    let stop_group = |why: &str| {
+        if let Some(g) = &group {
+            g.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .stop(&format!("rank {rank}: {why}"));
+        }
+    };
+
     B::seed(&device, config.seed);
     let mut model: AnyModel<B> = resolved.model.init(&device)?;
     let is_vae = model.as_vae().is_some();
@@ -305,14 +379,16 @@ pub fn train<B: AutodiffBackend>(
         .data
         .batcher(valid_data.clone(), config.seed.wrapping_add(1));
     // Several devices: each takes batch_size / n items of its share of the data per step.
+    // Several processes: each takes batch_size / nodes items of its shard per step.
     let devices = training_devices::<B>(&device, &training.devices);
     let n = devices.len().max(1);
-    let device_batch = training.batch_size / n;
+    let device_batch = training.batch_size / n / nodes;
+    let shard_len = train_data.len() / nodes;
     let train_loader = DataLoaderBuilder::<B, usize, ae_data::AeBatch<B>>::new(train_batcher)
         .batch_size(device_batch)
         .shuffle(config.seed)
         .num_workers(training.num_workers)
-        .build(IndexDataset::new(train_data.len()));
+        .build(IndexDataset::shard(train_data.len(), rank, nodes));
     let valid_loader =
         DataLoaderBuilder::<B::InnerBackend, usize, ae_data::AeBatch<B::InnerBackend>>::new(
             valid_batcher.clone(),
@@ -323,7 +399,9 @@ pub fn train<B: AutodiffBackend>(
 
     // Optimizer steps per epoch: burn-train gives the last device the remainder of the split,
     // and steps until every device's share is used.
-    let steps_per_epoch = if n > 1 {
+    let steps_per_epoch = if nodes > 1 {
+        shard_len.div_ceil(device_batch)
+    } else if n > 1 {
         let largest_share = train_data.len() - (n - 1) * (train_data.len() / n);
         largest_share.div_ceil(device_batch)
     } else {
@@ -335,8 +413,6 @@ pub fn train<B: AutodiffBackend>(
         steps_per_epoch * training.epochs,
         steps_per_epoch,
     );
-    let optimizer = FusedAdamW::new(training.epsilon as f32, training.weight_decay as f32)
-        .init::<B, Trainable<B>>(training.grad_clip_norm);
     let start_epoch = resume_epoch.unwrap_or(0);
     let trainable = Trainable {
         model,
@@ -422,12 +498,24 @@ pub fn train<B: AutodiffBackend>(
     } else {
         None
     };
+    let adamw = FusedAdamW::new(training.epsilon as f32, training.weight_decay as f32)
+        .init::<B, Trainable<B>>(training.grad_clip_norm);
+    let optimizer = match &group {
+        Some(g) => Synced::over(adamw, g.clone(), builder.interrupter()),
+        None => Synced::local(adamw),
+    };
     let learner = Learner::new(trainable, optimizer, scheduler);
     let started = Instant::now();
     let result = builder.launch(learner);
     let seconds = started.elapsed().as_secs_f64();
     let interrupted = ctrl_c.and_then(CtrlCWatch::finish);
+    if let Some(g) = &group
+        && let Some(message) = g.lock().unwrap_or_else(|e| e.into_inner()).failure()
+    {
+        return Err(TrainError::Distributed(message.to_string()));
+    }
     if let Some(message) = failures.first() {
+        stop_group("it could not write its run folder");
         return Err(TrainError::WriteFailed {
             message,
             checkpoint: run.latest_checkpoint(),
@@ -435,6 +523,7 @@ pub fn train<B: AutodiffBackend>(
     }
     drop(interrupter);
     if let Some(reason) = watch.reason() {
+        stop_group(&reason);
         let intact =
             newest_intact_checkpoint::<B>(&resolved.model, run, &device, &options.reporter)?;
         let kept = match intact {
@@ -453,6 +542,13 @@ pub fn train<B: AutodiffBackend>(
         return Err(TrainError::Diverged(format!("{reason}{kept}")));
     }
     let model = result.model.model;
+    if let Some(signal) = &interrupted {
+        stop_group(&format!("interrupted by {signal}"));
+    } else if let Some(g) = &group {
+        g.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish(weights_checksum(&model))?;
+    }
     save_model(&model, run)?;
     if let Some(signal) = interrupted {
         return Err(TrainError::Interrupted {

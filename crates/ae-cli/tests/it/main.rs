@@ -7,6 +7,7 @@ mod common;
 mod crash;
 mod demo;
 mod denoise;
+mod distributed;
 mod explain;
 mod explore;
 mod generate;

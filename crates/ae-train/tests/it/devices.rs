@@ -15,6 +15,7 @@ fn config(devices: Vec<usize>, batch_size: usize) -> ExperimentConfig {
     data.path = Some(datasets());
     data.limit = Some(2000);
     ExperimentConfig {
+        distributed: None,
         seed: 3,
         data,
         model: ModelConfig::Autoencoder(AutoencoderConfig::new(

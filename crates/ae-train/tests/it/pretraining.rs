@@ -25,6 +25,7 @@ fn logistic_config(hidden: Vec<usize>, latent: usize, limit: usize) -> Experimen
     data.path = Some(datasets());
     data.limit = Some(limit);
     ExperimentConfig {
+        distributed: None,
         seed: 4,
         data,
         model: ModelConfig::Autoencoder(AutoencoderConfig::new(

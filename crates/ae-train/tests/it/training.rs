@@ -24,6 +24,7 @@ fn mnist_config(model: ModelConfig, limit: usize, epochs: usize) -> ExperimentCo
     data.path = Some(datasets());
     data.limit = Some(limit);
     ExperimentConfig {
+        distributed: None,
         seed: 3,
         data,
         model,
