@@ -347,15 +347,21 @@ impl Group {
         fingerprint: u64,
         files: &[SharedFile],
     ) -> Result<Self, TrainError> {
+        Self::accept(Self::listen(settings)?, settings, fingerprint, files)
+    }
+
+    /// Rank 0's listener at `settings.orchestrator`, bound before the data is read: the other
+    /// ranks' connections wait in its queue, and if rank 0 fails before [`Group::accept`],
+    /// dropping the listener resets them, so they stop at once instead of at their timeout.
+    pub fn listen(settings: &DistributedConfig) -> Result<TcpListener, TrainError> {
         let address = settings.address().map_err(job_error)?;
-        let listener = TcpListener::bind(address).map_err(|e| {
+        TcpListener::bind(address).map_err(|e| {
             job_error(format!(
                 "rank 0 cannot listen at {} ({e}): the orchestrator address must be one of \
                  rank 0's own, with a free port",
                 settings.orchestrator
             ))
-        })?;
-        Self::accept(listener, settings, fingerprint, files)
+        })
     }
 
     /// Rank 0 on a listener already bound (tests bind port 0 and pass the port on).
@@ -479,7 +485,12 @@ impl Group {
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         };
-        let lost = |e: io::Error| job_error(describe(0, timeout, &e));
+        let lost = |e: io::Error| {
+            job_error(format!(
+                "{} (rank 0's own output says why)",
+                describe(0, timeout, &e)
+            ))
+        };
         configure(&stream, timeout).map_err(lost)?;
         let mut hello = Vec::with_capacity(20);
         hello.extend_from_slice(&VERSION.to_le_bytes());

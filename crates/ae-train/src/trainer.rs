@@ -191,25 +191,34 @@ pub fn train<B: AutodiffBackend>(
                 overwrite: true,
                 ..options.clone()
             };
-            train_in::<B>(
-                config,
-                &RunDir::new(scratch.path()),
-                device,
-                &options,
-                Some(group),
-            )
+            let run = RunDir::new(scratch.path());
+            train_in::<B>(config, &run, device, &options, Role::Follower(group))
         }
-        _ => train_in::<B>(config, run, device, options, None),
+        Some(d) if d.nodes > 1 => {
+            let listener = Group::listen(d)?;
+            train_in::<B>(config, run, device, options, Role::Leader(listener))
+        }
+        _ => train_in::<B>(config, run, device, options, Role::Alone),
     }
 }
 
-/// [`train`] for one rank: `joined` is the group of a rank other than 0.
+/// This process's part in a training job.
+enum Role {
+    /// The only process.
+    Alone,
+    /// Rank 0 of several, listening.
+    Leader(std::net::TcpListener),
+    /// Another rank, joined to rank 0.
+    Follower(Group),
+}
+
+/// [`train`] for one rank.
 fn train_in<B: AutodiffBackend>(
     config: &ExperimentConfig,
     run: &RunDir,
     device: B::Device,
     options: &TrainOptions,
-    joined: Option<Group>,
+    role: Role,
 ) -> Result<TrainSummary, TrainError> {
     // A resumed run standardizes a table with its own statistics, not the table's now.
     let stored = if options.resume {
@@ -315,9 +324,9 @@ fn train_in<B: AutodiffBackend>(
         )?;
     }
 
-    let group = match (joined, config.distributed.as_ref().filter(|d| d.nodes > 1)) {
-        (Some(group), _) => Some(group),
-        (None, Some(d)) => {
+    let group = match (role, config.distributed.as_ref()) {
+        (Role::Follower(group), _) => Some(group),
+        (Role::Leader(listener), Some(d)) => {
             let files = match resume_epoch {
                 Some(epoch) => resume_files(run.path(), epoch)?,
                 None => Vec::new(),
@@ -326,9 +335,10 @@ fn train_in<B: AutodiffBackend>(
                 "rank 0 of {}: waiting for the other ranks at {}",
                 d.nodes, d.orchestrator
             ));
-            Some(Group::host(d, fingerprint(&config.to_toml()?), &files)?)
+            let print = fingerprint(&config.to_toml()?);
+            Some(Group::accept(listener, d, print, &files)?)
         }
-        (None, None) => None,
+        _ => None,
     };
     let (rank, nodes) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.nodes()));
     if data.train.len() < nodes {

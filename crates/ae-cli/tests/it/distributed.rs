@@ -54,7 +54,11 @@ fn rank(config: &Path, run: &Path, rank: usize, port: u16, extra: &[&str]) -> Ch
         .arg(run)
         .args(["--nodes", "2", "--node-rank", &rank.to_string()])
         .args(["--orchestrator", &format!("127.0.0.1:{port}")])
-        .args(["--node-timeout", "60"])
+        .args(if extra.contains(&"--node-timeout") {
+            &[][..]
+        } else {
+            &["--node-timeout", "60"][..]
+        })
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -164,4 +168,30 @@ fn a_killed_rank_stops_the_other_naming_it() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     // The run keeps its last good checkpoint.
     assert!(run0.join("checkpoint/model-1.mpk").exists());
+}
+
+#[test]
+fn a_rank_zero_that_fails_before_training_stops_the_others_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), 2);
+    let port = free_port();
+    // Nothing to resume from: rank 0 refuses before it trains. Rank 1's connection waits in
+    // rank 0's queue and is reset when rank 0 gives up (had rank 0 failed before rank 1
+    // reached it, rank 1 would stop at its 10 s timeout instead; either way it names rank 0).
+    let extra = ["--resume", "--node-timeout", "10"];
+    let one = rank(&config, &dir.path().join("rank1"), 1, port, &extra);
+    std::thread::sleep(Duration::from_millis(300));
+    let zero = rank(&config, &dir.path().join("rank0"), 0, port, &extra);
+    let started = Instant::now();
+    let zero = zero.wait_with_output().unwrap();
+    let one = one.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(!zero.status.success() && !one.status.success());
+    let stderr = String::from_utf8_lossy(&one.stderr);
+    assert!(
+        stderr.contains("rank 0 closed its connection")
+            || stderr.contains("could not reach rank 0"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
