@@ -35,7 +35,7 @@ use burn::tensor::{DType, Tensor, TensorData};
 use burn::train::Interrupter;
 use serde::{Deserialize, Serialize};
 
-use crate::TrainError;
+use crate::{ExperimentConfig, TrainError};
 
 fn default_timeout() -> u64 {
     300
@@ -295,14 +295,13 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
 
 const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// The fingerprint of a config that every rank must share: its TOML with the rank removed.
-pub fn fingerprint(config_toml: &str) -> u64 {
-    let without_rank: String = config_toml
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("node_rank"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    fnv1a(FNV_START, without_rank.as_bytes())
+/// The fingerprint of what every rank must share: the experiment config without its
+/// `[distributed]` table (the rank, the address rank 0 binds, such as `0.0.0.0:PORT`, and the
+/// timeout may differ between ranks; the number of nodes is checked on its own).
+pub fn fingerprint(config: &ExperimentConfig) -> Result<u64, TrainError> {
+    let mut shared = config.clone();
+    shared.distributed = None;
+    Ok(fnv1a(FNV_START, shared.to_toml()?.as_bytes()))
 }
 
 struct Peer {
@@ -432,7 +431,7 @@ impl Group {
             } else if their_print != fingerprint {
                 Some(format!(
                     "rank {rank}'s experiment config differs from rank 0's: every rank must run \
-                     the same config (only distributed.node_rank differs)"
+                     the same config (only its [distributed] table may differ)"
                 ))
             } else {
                 None
@@ -1145,10 +1144,22 @@ mod tests {
                 .validate()
                 .is_ok()
         );
+        let text = |rank: usize, address: &str, lr: f64| {
+            format!(
+                "[data]\nsource = \"mnist\"\n[model]\nmodel = \"autoencoder\"\nlatent = 4\n\
+                 architecture = {{ kind = \"mlp\", hidden = [8], activation = \"relu\" }}\n\
+                 [training]\nlearning_rate = {lr}\n\
+                 [distributed]\nnodes = 2\nnode_rank = {rank}\norchestrator = \"{address}\"\n"
+            )
+        };
+        let print = |t: String| {
+            let config = ExperimentConfig::from_toml(&t, Path::new("t.toml")).unwrap();
+            fingerprint(&config).unwrap()
+        };
         assert_eq!(
-            fingerprint("a = 1\n[distributed]\nnode_rank = 0\n"),
-            fingerprint("a = 1\n[distributed]\nnode_rank = 3\n")
+            print(text(0, "0.0.0.0:29500", 1e-3)),
+            print(text(1, "host-a:29500", 1e-3))
         );
-        assert_ne!(fingerprint("a = 1\n"), fingerprint("a = 2\n"));
+        assert_ne!(print(text(0, "h:1", 1e-3)), print(text(1, "h:1", 2e-3)));
     }
 }

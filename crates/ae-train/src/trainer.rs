@@ -178,7 +178,7 @@ pub fn train<B: AutodiffBackend>(
     config.validate()?;
     match &config.distributed {
         Some(d) if d.nodes > 1 && d.node_rank > 0 => {
-            let (group, files) = Group::join(d, fingerprint(&config.to_toml()?))?;
+            let (group, files) = Group::join(d, fingerprint(config)?)?;
             options.reporter.notice(format!(
                 "rank {} of {}: joined rank 0 at {}",
                 d.node_rank, d.nodes, d.orchestrator
@@ -335,7 +335,7 @@ fn train_in<B: AutodiffBackend>(
                 "rank 0 of {}: waiting for the other ranks at {}",
                 d.nodes, d.orchestrator
             ));
-            let print = fingerprint(&config.to_toml()?);
+            let print = fingerprint(config)?;
             Some(Group::accept(listener, d, print, &files)?)
         }
         _ => None,
