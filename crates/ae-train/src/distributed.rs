@@ -180,10 +180,18 @@ fn read_values(
         from_wire(values);
         return Ok(Ok(()));
     }
-    other.resize(len, 0);
-    stream.read_exact(other)?;
+    // Anything else is a short message (an abort's reason); a long one is not read, so a
+    // confused peer cannot make this rank allocate its size.
+    other.clear();
+    if len <= SHORT_MESSAGE {
+        other.resize(len, 0);
+        stream.read_exact(other)?;
+    }
     Ok(Err(kind))
 }
+
+/// The longest message read when another was due (abort reasons and the like).
+const SHORT_MESSAGE: usize = 1 << 16;
 
 /// f32 travel little-endian: nothing to do on the usual machines.
 fn from_wire(values: &mut [f32]) {
@@ -400,14 +408,20 @@ impl Group {
                 }
                 Err(e) => return Err(job_error(format!("rank 0 cannot accept a rank: {e}"))),
             };
-            configure(&stream, timeout)
-                .map_err(|e| job_error(format!("rank 0 cannot set up {from}: {e}")))?;
-            let kind = read_frame(&mut stream, &mut payload)
-                .map_err(|e| job_error(format!("a rank connecting from {from}: {e}")))?;
-            if kind != Kind::Hello || payload.len() != 20 {
-                return Err(job_error(format!(
-                    "{from} connected to rank 0 but did not introduce itself as a rank"
-                )));
+            // Something that is not a rank (a port scan, a health check) is dropped, and rank 0
+            // goes on waiting for the ranks; it gets a few seconds to introduce itself.
+            let introduced = configure(&stream, timeout.min(Duration::from_secs(10)))
+                .and_then(|()| read_header(&mut stream))
+                .and_then(|(kind, len)| {
+                    if kind != Kind::Hello || len != 20 {
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, "not a rank"));
+                    }
+                    payload.resize(len, 0);
+                    stream.read_exact(&mut payload)?;
+                    configure(&stream, timeout)
+                });
+            if introduced.is_err() {
+                continue;
             }
             let word =
                 |i: usize| u32::from_le_bytes(payload[i..i + 4].try_into().unwrap_or([0; 4]));
@@ -1021,6 +1035,28 @@ mod tests {
             );
             assert_eq!(received, files);
         }
+    }
+
+    #[test]
+    fn a_stranger_on_the_port_is_dropped_and_the_ranks_still_join() {
+        let (listener, settings) = pair(2);
+        let address = settings.orchestrator.clone();
+        let s = rank(&settings, 1);
+        let joiner = std::thread::spawn(move || {
+            // A connection that sends an HTTP request, then the real rank.
+            let mut stranger = TcpStream::connect(&address).unwrap();
+            stranger.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            let (mut group, _) = Group::join(&s, 7).unwrap();
+            let mut values = vec![4.0];
+            group.all_reduce_mean(&mut values).unwrap();
+            values
+        });
+        let mut group = Group::accept(listener, &settings, 7, &[]).unwrap();
+        let mut values = vec![2.0];
+        group.all_reduce_mean(&mut values).unwrap();
+        assert_eq!(values, vec![3.0]);
+        assert_eq!(joiner.join().unwrap(), vec![3.0]);
     }
 
     #[test]
