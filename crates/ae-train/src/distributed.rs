@@ -10,8 +10,9 @@
 //! rank that hangs is named after `timeout_seconds`.
 //!
 //! Why not burn-collective: its global (multi-node) all-reduce in 0.21 hangs on the first call
-//! on loopback with every strategy (burn's own issue tracel-ai/burn#4549 reports its transfer
-//! ids colliding between calls), and it has no timeout, so a dead rank would hang the others.
+//! on loopback with the ring and centralized strategies we tried (burn's own issue
+//! tracel-ai/burn#4549 reports its transfer ids colliding between calls), and it has no
+//! timeout, so a dead rank would hang the others.
 //! This is one socket per rank and a star reduction: for the two to four CPU processes it
 //! serves, the same bytes on the wire as a ring.
 //!
