@@ -19,7 +19,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::bench::{last_json, number};
-use crate::{capture_stdout, cargo, describe, run_command};
+use crate::{ae_binary, capture_stdout, cargo, describe, run_command};
 
 /// How a shipped table's labels define its tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,19 +201,6 @@ fn write_split(table: &Table, task: &Task, seed: u64, dir: &Path) -> Result<()> 
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
-}
-
-/// The `ae` binary of this workspace's release build.
-fn ae_binary(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        root.join(target)
-    };
-    target.join("release").join("ae")
 }
 
 /// Trains our model on one split and evaluates it with the baselines; one record per method.

@@ -4,7 +4,7 @@
 //! target/bench/distributed.{md,json}.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
@@ -12,7 +12,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::bench::{last_json, model_config, number};
-use crate::{ChildFailed, cargo, describe, run_command};
+use crate::{ChildFailed, ae_binary, cargo, describe, run_command};
 
 /// Arguments of `cargo xtask bench-distributed`.
 #[derive(Debug, Args)]
@@ -35,19 +35,6 @@ pub struct BenchDistributedArgs {
     /// Loopback port of rank 0.
     #[arg(long, default_value_t = 29_500)]
     pub port: u16,
-}
-
-/// The `ae` binary cargo builds into the target folder.
-fn ae_binary(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let target = if target.is_absolute() {
-        target
-    } else {
-        root.join(target)
-    };
-    target.join("release").join("ae")
 }
 
 fn train_command(binary: &Path, config: &Path, run: &Path, threads: usize) -> Command {

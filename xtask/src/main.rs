@@ -188,6 +188,19 @@ fn capture_stdout(mut command: Command) -> Result<String> {
         .with_context(|| format!("`{}` printed invalid UTF-8", describe(&command)))
 }
 
+/// The `ae` binary of this workspace's release build (`$CARGO_TARGET_DIR` or `target/`).
+fn ae_binary(root: &Path) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        root.join(target)
+    };
+    target.join("release").join("ae")
+}
+
 /// `cargo run --release -p ae-cli --bin ae [--features F] [--quiet] -- <args>`.
 fn ae(root: &Path, features: Option<&str>, quiet: bool, args: &[String]) -> Command {
     let mut command = cargo(root);

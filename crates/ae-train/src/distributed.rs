@@ -328,6 +328,8 @@ pub struct Group {
     failed: Option<String>,
     buffer: Vec<u8>,
     received: Vec<f32>,
+    /// The flattened gradient and its presence flags, kept between steps.
+    gathered: (Vec<f32>, Vec<f32>),
 }
 
 impl std::fmt::Debug for Group {
@@ -539,6 +541,7 @@ impl Group {
             failed: None,
             buffer: Vec::new(),
             received: Vec::new(),
+            gathered: (Vec::new(), Vec::new()),
         }
     }
 
@@ -574,12 +577,18 @@ impl Group {
         job_error(message)
     }
 
+    /// Whether there is anyone to talk to: an error once the job has failed, `false` for a job
+    /// of one.
+    fn others(&self) -> Result<bool, TrainError> {
+        match &self.failed {
+            Some(failed) => Err(job_error(failed.clone())),
+            None => Ok(self.nodes > 1),
+        }
+    }
+
     /// Replaces `values` by their mean over all ranks (every rank gets the same bytes).
     pub fn all_reduce_mean(&mut self, values: &mut [f32]) -> Result<(), TrainError> {
-        if let Some(failed) = &self.failed {
-            return Err(job_error(failed.clone()));
-        }
-        if self.nodes < 2 {
+        if !self.others()? {
             return Ok(());
         }
         let timeout = self.timeout;
@@ -652,10 +661,7 @@ impl Group {
     /// The end of the job: every rank reports the checksum of its final weights and rank 0
     /// checks they agree (replicas that drifted apart would be a bug, not a result).
     pub fn finish(&mut self, checksum: u64) -> Result<(), TrainError> {
-        if let Some(failed) = &self.failed {
-            return Err(job_error(failed.clone()));
-        }
-        if self.nodes < 2 {
+        if !self.others()? {
             return Ok(());
         }
         let timeout = self.timeout;
@@ -808,30 +814,38 @@ pub fn average_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     grads: &mut GradientsParams,
 ) -> Result<(), TrainError> {
+    // The step's buffers are the group's, reused from step to step (no fresh allocation of
+    // the whole gradient in the training step).
+    let (mut values, mut present) = std::mem::take(&mut group.gathered);
+    values.clear();
+    present.clear();
     let mut gather = Gather {
         grads,
-        values: Vec::new(),
-        present: Vec::new(),
+        values,
+        present,
     };
     module.visit(&mut gather);
     let Gather {
         mut values,
-        mut present,
+        present,
         ..
     } = gather;
     let count = values.len();
-    values.append(&mut present);
-    group.all_reduce_mean(&mut values)?;
-    let (values, present) = values.split_at(count);
-    let mut scatter = Scatter {
-        grads,
-        values,
-        present,
-        offset: 0,
-        index: 0,
-    };
-    module.visit(&mut scatter);
-    Ok(())
+    values.extend_from_slice(&present);
+    let reduced = group.all_reduce_mean(&mut values);
+    if reduced.is_ok() {
+        let (values, present) = values.split_at(count);
+        let mut scatter = Scatter {
+            grads,
+            values,
+            present,
+            offset: 0,
+            index: 0,
+        };
+        module.visit(&mut scatter);
+    }
+    group.gathered = (values, present);
+    reduced
 }
 
 /// An optimizer whose step first averages the gradients over the job's ranks; without a

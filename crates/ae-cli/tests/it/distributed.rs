@@ -4,12 +4,10 @@
 //! restarts both ranks from rank 0's checkpoint.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
 
-fn datasets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets")
-}
+use crate::common::{datasets, json};
+use std::time::{Duration, Instant};
 
 fn write_config(dir: &Path, epochs: usize) -> PathBuf {
     let config = dir.join("ae.toml");
@@ -31,7 +29,7 @@ epochs = {epochs}
 batch_size = 50
 learning_rate = 2e-3
 "#,
-            datasets().display()
+            datasets()
         ),
     )
     .unwrap();
@@ -66,16 +64,6 @@ fn rank(config: &Path, run: &Path, rank: usize, port: u16, extra: &[&str]) -> Ch
         .expect("the ae binary runs")
 }
 
-fn summary(output: &Output) -> serde_json::Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(&stdout).expect("stdout is one JSON document")
-}
-
 fn loss(summary: &serde_json::Value) -> f64 {
     summary["summary"]["validation"]["loss"]
         .as_f64()
@@ -92,8 +80,8 @@ fn two_ranks_train_like_one_process_and_resume_together() {
     // Rank 1 first: it waits for rank 0.
     let one = rank(&config, &run1, 1, port, &["--epochs", "2"]);
     let zero = rank(&config, &run0, 0, port, &["--epochs", "2"]);
-    let zero = summary(&zero.wait_with_output().unwrap());
-    let one = summary(&one.wait_with_output().unwrap());
+    let zero = json(&zero.wait_with_output().unwrap());
+    let one = json(&one.wait_with_output().unwrap());
     assert!(run0.join("model.mpk").exists());
     assert!(run0.join("checkpoint/model-2.mpk").exists());
     assert!(!run1.exists(), "rank 1 must leave its --run-dir untouched");
@@ -118,7 +106,7 @@ fn two_ranks_train_like_one_process_and_resume_together() {
         .arg(dir.path().join("single"))
         .output()
         .unwrap();
-    let single = summary(&single);
+    let single = json(&single);
     let (two, one_process) = (loss(&zero), loss(&single));
     assert!(
         (two - one_process).abs() <= 0.1 * one_process,
@@ -129,8 +117,8 @@ fn two_ranks_train_like_one_process_and_resume_together() {
     let port = free_port();
     let one = rank(&config, &run1, 1, port, &["--resume"]);
     let zero = rank(&config, &run0, 0, port, &["--resume"]);
-    let zero = summary(&zero.wait_with_output().unwrap());
-    let one = summary(&one.wait_with_output().unwrap());
+    let zero = json(&zero.wait_with_output().unwrap());
+    let one = json(&one.wait_with_output().unwrap());
     assert_eq!(zero["summary"]["resumed_from_epoch"], 2);
     assert_eq!(one["summary"]["resumed_from_epoch"], 2);
     assert_eq!(zero["summary"]["epochs"], 3);
