@@ -17,7 +17,7 @@ use ae_toolkit::harness::{OptimizerKind, RunDir};
 use ae_toolkit::latent::{AttributeSettings, InterpolateSettings, TraverseSettings};
 use ae_toolkit::models::{
     Activation, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood, ModelConfig,
-    NormKind, Objective, ReconstructionLoss, VaeConfig,
+    NormKind, Objective, ReconstructionLoss, VaeConfig, WeightInit,
 };
 use ae_toolkit::sample::SampleSettings;
 use ae_toolkit::{
@@ -65,7 +65,8 @@ impl BackendTask for Dispatch {
                     reporter: reporter.clone(),
                     stop_on_ctrl_c: true,
                 };
-                if let Some(members) = args.ensemble {
+                let members = ensemble_members(&args, &config)?;
+                if members > 1 {
                     let settings = ae_toolkit::ensemble::EnsembleSettings {
                         members,
                         bootstrap: args.bootstrap,
@@ -420,8 +421,8 @@ fn model_from_flags(args: &TrainArgs, tabular: bool) -> Result<ModelConfig> {
     let activation = args.activation.unwrap_or(Activation::Relu);
     let architecture = match &args.conv {
         Some(channels) => {
-            if args.norm.is_some() || args.dropout.is_some() {
-                bail!("--norm and --dropout apply to MLPs, not to --conv models");
+            if args.norm.is_some() || args.dropout.is_some() || args.init.is_some() {
+                bail!("--norm, --dropout and --init apply to MLPs, not to --conv models");
             }
             ArchitectureConfig::Conv {
                 channels: channels.clone(),
@@ -446,6 +447,11 @@ fn model_from_flags(args: &TrainArgs, tabular: bool) -> Result<ModelConfig> {
             dropout: args
                 .dropout
                 .unwrap_or(if tabular { defaults.dropout } else { 0.0 }),
+            init: args.init.unwrap_or(if tabular {
+                defaults.init
+            } else {
+                WeightInit::Default
+            }),
         },
     };
     let shape = InputShape::new(1, 28, 28);
@@ -505,6 +511,29 @@ fn model_from_flags(args: &TrainArgs, tabular: bool) -> Result<ModelConfig> {
     })
 }
 
+/// How many models `ae train` trains: `--ensemble`, else the tabular default for an
+/// autoencoder of a table built from flags (one process), else one.
+fn ensemble_members(args: &TrainArgs, config: &ExperimentConfig) -> Result<usize> {
+    let members = match args.ensemble {
+        Some(0) => bail!("--ensemble must be at least 1"),
+        Some(k) => k,
+        None if args.config.is_none()
+            && config.distributed.is_none()
+            && ae_toolkit::anomaly::scores_standardized(config) =>
+        {
+            TabularDefaults::default().ensemble
+        }
+        None => 1,
+    };
+    if args.bootstrap && members < 2 {
+        bail!("--bootstrap needs an ensemble: add --ensemble K with K of at least 2");
+    }
+    if members > 1 && config.distributed.is_some() {
+        bail!("--ensemble and --nodes cannot be combined: train the members one at a time");
+    }
+    Ok(members)
+}
+
 /// The experiment config and run folder that `ae train`'s arguments describe.
 pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
     let model_flags = args.model.is_some()
@@ -513,6 +542,7 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
         || args.conv.is_some()
         || args.activation.is_some()
         || args.norm.is_some()
+        || args.init.is_some()
         || args.dropout.is_some()
         || args.code_dropout.is_some()
         || args.likelihood.is_some()
@@ -523,7 +553,7 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
         Some(path) => {
             if model_flags {
                 bail!(
-                    "model flags (--model, --latent, --hidden, --conv, --activation, --norm, --dropout, --likelihood, --loss, --objective, --samples) cannot be combined with --config: edit {}",
+                    "model flags (--model, --latent, --hidden, --conv, --activation, --norm, --init, --dropout, --likelihood, --loss, --objective, --samples) cannot be combined with --config: edit {}",
                     path.display()
                 );
             }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use ae_toolkit::anomaly::ScoreKind;
 use ae_toolkit::backend::{BackendKind, WgpuDeviceChoice};
 use ae_toolkit::data::DataSource;
-use ae_toolkit::models::{Activation, NormKind, ReconstructionLoss};
+use ae_toolkit::models::{Activation, NormKind, ReconstructionLoss, WeightInit};
 use ae_toolkit::sample::SampleSource;
 use ae_toolkit::{ItemSource, Named, Split};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -285,9 +285,13 @@ pub struct TrainArgs {
     /// Hidden activation.
     #[arg(long, value_parser = named::<Activation>())]
     pub activation: Option<Activation>,
-    /// Normalization of every MLP hidden layer (default: layer for --data csv, else none).
+    /// Normalization of every MLP hidden layer (default: batch for --data csv, else none).
     #[arg(long, value_parser = named::<NormKind>())]
     pub norm: Option<NormKind>,
+    /// How the weights of the MLP hidden layers are drawn (default: he for --data csv, else
+    /// default).
+    #[arg(long, value_parser = named::<WeightInit>())]
+    pub init: Option<WeightInit>,
     /// Dropout probability after every MLP hidden layer while training, in [0, 1) (default:
     /// the tabular default for --data csv, else 0).
     #[arg(long)]
@@ -364,11 +368,12 @@ pub struct TrainArgs {
     pub seed: Option<u64>,
     /// Train an ensemble of K models (seeds SEED, SEED+1, …; each its own split of the data)
     /// saved as one run: member 0 in the run folder, the others in RUN/members/<k>. Anomaly
-    /// scores are then the mean of the members' standardized scores.
+    /// scores are then the mean of the members' standardized scores. Default: 5 for an
+    /// autoencoder of --data csv built from flags, else 1 (one model).
     #[arg(long, value_name = "K")]
     pub ensemble: Option<usize>,
-    /// Train every member of --ensemble on a bootstrap sample of its training items.
-    #[arg(long, requires = "ensemble")]
+    /// Train every member of the ensemble on a bootstrap sample of its training items.
+    #[arg(long)]
     pub bootstrap: bool,
     /// Don't write reconstructions.png after training.
     #[arg(long)]
@@ -712,7 +717,8 @@ pub struct AnomalyFitArgs {
     /// Threshold at this percentile (0-100) of the normal items' scores.
     #[arg(long)]
     pub percentile: Option<f64>,
-    /// Score (default: error for an autoencoder, elbo for a VAE).
+    /// Score (default: standardized-error for an autoencoder of a table, error for any other
+    /// autoencoder, elbo for a VAE).
     #[arg(long, value_parser = named::<ScoreKind>())]
     pub score: Option<ScoreKind>,
     /// Fit on every item of this image folder or CSV table of normal items instead of the
@@ -731,8 +737,9 @@ pub struct AnomalyScoreArgs {
     pub run: PathBuf,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Score (default: the one anomaly.json was fitted with, else error for an autoencoder
-    /// and elbo for a VAE; another score than anomaly.json's is written without flags).
+    /// Score (default: the one anomaly.json was fitted with, else standardized-error for an
+    /// autoencoder of a table, error for any other autoencoder and elbo for a VAE; another
+    /// score than anomaly.json's is written without flags).
     #[arg(long, value_parser = named::<ScoreKind>())]
     pub score: Option<ScoreKind>,
     /// Output CSV (default: anomaly-scores.csv inside the run folder); the scores also go to
@@ -750,8 +757,8 @@ pub struct AnomalyEvalArgs {
     pub run: RunArg,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Score (default: the one anomaly.json was fitted with, else error for an autoencoder
-    /// and elbo for a VAE).
+    /// Score (default: the one anomaly.json was fitted with, else standardized-error for an
+    /// autoencoder of a table, error for any other autoencoder and elbo for a VAE).
     #[arg(long, value_parser = named::<ScoreKind>())]
     pub score: Option<ScoreKind>,
     /// Classes that count as normal, by name or id, comma separated (default: the run's

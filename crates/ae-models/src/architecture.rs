@@ -5,7 +5,7 @@ use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::conv::{ConvDecoder, ConvEncoder};
-use crate::mlp::{Mlp, MlpConfig, NormKind};
+use crate::mlp::{Mlp, MlpConfig, NormKind, WeightInit};
 use crate::{Activation, InputShape, ModelError};
 
 fn default_kernel_size() -> usize {
@@ -33,6 +33,9 @@ pub enum ArchitectureConfig {
         /// Dropout probability after every hidden layer, while training.
         #[serde(default, skip_serializing_if = "is_default")]
         dropout: f64,
+        /// How the weights of the hidden layers are drawn (`default` or `he`).
+        #[serde(default, skip_serializing_if = "is_default")]
+        init: WeightInit,
     },
     /// Stride-2 convolutions, then a linear layer to the code; mirrored by transposed convolutions.
     Conv {
@@ -55,6 +58,7 @@ impl ArchitectureConfig {
             activation,
             norm: NormKind::None,
             dropout: 0.0,
+            init: WeightInit::Default,
         }
     }
 
@@ -105,11 +109,13 @@ impl ArchitectureConfig {
                 activation,
                 norm,
                 dropout,
+                init,
             } => Encoder::Mlp(
                 MlpConfig::new(shape.dim(), hidden.clone(), output)
                     .with_activation(*activation)
                     .with_norm(*norm)
                     .with_dropout(*dropout)
+                    .with_init(*init)
                     .init(device),
             ),
             ArchitectureConfig::Conv {
@@ -143,6 +149,7 @@ impl ArchitectureConfig {
                 activation,
                 norm,
                 dropout,
+                init,
             } => Decoder::Mlp(
                 MlpConfig::new(
                     latent,
@@ -152,6 +159,7 @@ impl ArchitectureConfig {
                 .with_activation(*activation)
                 .with_norm(*norm)
                 .with_dropout(*dropout)
+                .with_init(*init)
                 .init(device),
             ),
             ArchitectureConfig::Conv {

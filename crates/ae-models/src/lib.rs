@@ -27,7 +27,7 @@ pub use autoencoder::{Autoencoder, AutoencoderConfig, ReconstructionLoss};
 pub use cost::ModelCost;
 pub use error::ModelError;
 pub use likelihood::Likelihood;
-pub use mlp::NormKind;
+pub use mlp::{NormKind, WeightInit};
 pub use model::{AnyModel, ModelConfig};
 pub use output::ModelOutput;
 pub use shape::InputShape;

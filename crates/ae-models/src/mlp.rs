@@ -4,7 +4,8 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{
-    BatchNormConfig, DropoutConfig, LayerNormConfig, Linear, LinearConfig, norm::Normalization,
+    BatchNormConfig, DropoutConfig, Initializer, LayerNormConfig, Linear, LinearConfig,
+    norm::Normalization,
 };
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,42 @@ impl NormKind {
     }
 }
 
+/// How the weights of the hidden layers (those followed by an activation) are drawn; the
+/// output layer and every bias always use the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WeightInit {
+    /// burn's and PyTorch's `Linear` default: uniform in ±1/√fan_in.
+    #[default]
+    Default,
+    /// He et al. (2015) for ReLU layers: uniform in ±√(6/fan_in), √6 times the default
+    /// (PyTorch's `kaiming_uniform_`, which PyOD's tabular autoencoder draws its layers with).
+    He,
+}
+
+impl WeightInit {
+    /// A linear layer `input → output` whose weights follow `self` and whose bias follows the
+    /// default.
+    fn linear<B: Backend>(self, input: usize, output: usize, device: &B::Device) -> Linear<B> {
+        let plain = LinearConfig::new(input, output).init(device);
+        match self {
+            WeightInit::Default => plain,
+            WeightInit::He => {
+                let he = LinearConfig::new(input, output)
+                    .with_initializer(Initializer::KaimingUniform {
+                        gain: std::f64::consts::SQRT_2,
+                        fan_out_only: false,
+                    })
+                    .init(device);
+                Linear {
+                    weight: he.weight,
+                    bias: plain.bias,
+                }
+            }
+        }
+    }
+}
+
 /// Widths, activation and regularization of an MLP.
 #[derive(Config, Debug)]
 pub struct MlpConfig {
@@ -54,6 +91,9 @@ pub struct MlpConfig {
     /// inference).
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// How the hidden layers' weights are drawn.
+    #[config(default = "WeightInit::Default")]
+    pub init: WeightInit,
 }
 
 impl MlpConfig {
@@ -62,9 +102,18 @@ impl MlpConfig {
         let mut widths = vec![self.input];
         widths.extend(&self.hidden);
         widths.push(self.output);
+        let hidden = self.hidden.len();
         let layers = widths
             .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .enumerate()
+            .map(|(i, w)| {
+                let init = if i < hidden {
+                    self.init
+                } else {
+                    WeightInit::Default
+                };
+                init.linear(w[0], w[1], device)
+            })
             .collect();
         let norms = self
             .hidden

@@ -43,9 +43,10 @@ pub enum ScoreKind {
     /// training codes' mean, under their covariance: how unusual the code is, whatever the
     /// reconstruction.
     Mahalanobis,
-    /// The squared error of each value divided by that value's mean squared error on the
-    /// training items, summed over values: every feature counts by how unusual its error is,
-    /// so one noisy column does not drown the rest (tables).
+    /// The squared error of each value less that value's mean squared error on the training
+    /// items, over the standard deviation of those errors, summed over values: every feature
+    /// counts by how unusual its error is, so one noisy column does not drown the rest
+    /// (tables).
     StandardizedError,
 }
 
@@ -75,7 +76,7 @@ impl Named for ScoreKind {
                 "the code's Mahalanobis distance from the training codes (squared)"
             }
             ScoreKind::StandardizedError => {
-                "each value's squared error over its mean on the training items, summed"
+                "each value's squared error as a z-score of its training errors, summed"
             }
         }
     }
@@ -189,12 +190,18 @@ pub struct AnomalyThreshold {
     pub error_spread: Option<ErrorSpread>,
 }
 
-/// Each value's mean squared reconstruction error over a set of items (floored at a
-/// millionth of the largest, so that a value reconstructed perfectly does not divide by zero).
+/// Each value's squared reconstruction error over a set of items, summarized by its mean and
+/// standard deviation, so that an error can be put in units of that value's usual spread
+/// (the standard deviation is floored at a millionth of the largest, so that a value
+/// reconstructed perfectly does not divide by zero).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorSpread {
     /// Mean squared error of each value.
     pub mean_squared_error: Vec<f64>,
+    /// Standard deviation of each value's squared error (absent from files written before
+    /// the score was standardized: those scores divide by the mean alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub std_squared_error: Vec<f64>,
 }
 
 impl ErrorSpread {
@@ -207,26 +214,55 @@ impl ErrorSpread {
                 data.len()
             )));
         }
-        let mut sums = vec![0.0f64; reconstructions[0].len()];
+        let width = reconstructions[0].len();
+        let mut sums = vec![0.0f64; width];
+        let mut squares = vec![0.0f64; width];
         for (i, row) in reconstructions.iter().enumerate() {
-            for ((sum, &r), &t) in sums.iter_mut().zip(row).zip(data.target(i).iter()) {
-                *sum += (f64::from(r) - f64::from(t)).powi(2);
+            for (((sum, square), &r), &t) in sums
+                .iter_mut()
+                .zip(squares.iter_mut())
+                .zip(row)
+                .zip(data.target(i).iter())
+            {
+                let e = (f64::from(r) - f64::from(t)).powi(2);
+                *sum += e;
+                *square += e * e;
             }
         }
-        let largest = sums.iter().copied().fold(0.0, f64::max) / n as f64;
-        let floor = (largest * 1e-6).max(f64::MIN_POSITIVE);
+        let mean: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
+        let std: Vec<f64> = squares
+            .iter()
+            .zip(&mean)
+            .map(|(q, m)| (q / n as f64 - m * m).max(0.0).sqrt())
+            .collect();
+        let floor = |values: &[f64]| {
+            let largest = values.iter().copied().fold(0.0, f64::max);
+            (largest * 1e-6).max(f64::MIN_POSITIVE)
+        };
+        let (mean_floor, std_floor) = (floor(&mean), floor(&std));
         Ok(ErrorSpread {
-            mean_squared_error: sums.iter().map(|s| (s / n as f64).max(floor)).collect(),
+            mean_squared_error: mean.iter().map(|m| m.max(mean_floor)).collect(),
+            std_squared_error: std.iter().map(|s| s.max(std_floor)).collect(),
         })
     }
 
-    /// The summed standardized squared error of one reconstruction against its target.
+    /// The standardized error of one reconstruction against its target: each value's squared
+    /// error less its training mean, over its training standard deviation, summed.
     pub fn score(&self, reconstruction: &[f32], target: &[f32]) -> f64 {
-        reconstruction
+        let errors = reconstruction
             .iter()
             .zip(target)
+            .map(|(&r, &t)| (f64::from(r) - f64::from(t)).powi(2));
+        if self.std_squared_error.is_empty() {
+            return errors
+                .zip(&self.mean_squared_error)
+                .map(|(e, m)| e / m)
+                .sum();
+        }
+        errors
             .zip(&self.mean_squared_error)
-            .map(|((&r, &t), v)| (f64::from(r) - f64::from(t)).powi(2) / v)
+            .zip(&self.std_squared_error)
+            .map(|((e, m), s)| (e - m) / s)
             .sum()
     }
 }
@@ -322,13 +358,38 @@ impl AnomalyThreshold {
     }
 }
 
-/// The score a model gets by default: a VAE's negative ELBO, an autoencoder's squared error.
+/// The score a model gets by default: a VAE's negative ELBO; a table's autoencoder, the
+/// standardized error (chosen by `cargo xtask bench-anomaly`, see `docs/results.md`); any
+/// other autoencoder, the squared error.
 pub fn default_score<B: Backend>(run: &TrainedRun<B>) -> ScoreKind {
     if run.is_vae() {
         ScoreKind::Elbo
+    } else if scores_standardized(run.config()) {
+        ScoreKind::StandardizedError
     } else {
         ScoreKind::Error
     }
+}
+
+/// Whether runs of `config` score by the standardized error by default: autoencoders of a
+/// table.
+pub fn scores_standardized(config: &ae_train::ExperimentConfig) -> bool {
+    config.data.source == ae_data::DataSource::Csv
+        && matches!(config.model, ae_models::ModelConfig::Autoencoder(_))
+}
+
+/// Fits the run's error spread on its training items and saves it in the run folder
+/// (`error-spread.json`), so that the standardized error scores without the training data.
+pub fn save_error_spread<B: Backend>(run: &TrainedRun<B>) -> Result<PathBuf> {
+    let train = run.split(Split::Train)?;
+    let spread = ErrorSpread::fit(&train, &run.reconstruct(&train, 500)?)?;
+    let path = ae_train::RunDir::new(run.path()).error_spread_file();
+    let json = serde_json::to_string_pretty(&spread).map_err(|e| ToolkitError::File {
+        path: path.clone(),
+        message: format!("cannot encode: {e}"),
+    })?;
+    ae_train::run_dir::write_atomic(&path, json.as_bytes())?;
+    Ok(path)
 }
 
 /// Fails when `kind` does not apply to the run's model or items.
@@ -717,6 +778,22 @@ fn training_gaussian<B: Backend>(run: &TrainedRun<B>) -> Result<CodeGaussian> {
 
 /// The spread of the run's reconstruction errors on its training items.
 fn training_spread<B: Backend>(run: &TrainedRun<B>) -> Result<ErrorSpread> {
+    let path = ae_train::RunDir::new(run.path()).error_spread_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return serde_json::from_str(&text).map_err(|e| ToolkitError::File {
+                path,
+                message: format!("not an error spread: {e}"),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(ToolkitError::File {
+                path,
+                message: format!("cannot read: {e}"),
+            });
+        }
+    }
     let train = run.split(Split::Train)?;
     ErrorSpread::fit(&train, &run.reconstruct(&train, 500)?)
 }
@@ -1396,7 +1473,7 @@ mod tests {
     }
 
     #[test]
-    fn the_error_spread_divides_each_value_by_its_training_error() {
+    fn the_error_spread_standardizes_each_value_by_its_training_errors() {
         // Two items of three values; the reconstructions miss value 0 by 1 and 3, value 1 by
         // 0 and 2, and value 2 not at all.
         let data = Dataset::from_inputs(
@@ -1407,15 +1484,23 @@ mod tests {
         .unwrap();
         let reconstructions = vec![vec![1.0, 0.0, 5.0], vec![3.0, 2.0, 5.0]];
         let spread = ErrorSpread::fit(&data, &reconstructions).unwrap();
-        // Means of the squared errors: (1 + 9) / 2 = 5, (0 + 4) / 2 = 2, and 0 floored at a
-        // millionth of the largest.
+        // Squared errors 1 and 9: mean 5, standard deviation 4; 0 and 4: mean 2, deviation 2;
+        // 0 and 0: both floored at a millionth of the largest (5e-6 and 4e-6).
         assert!(close(spread.mean_squared_error[0], 5.0));
+        assert!(close(spread.std_squared_error[0], 4.0));
         assert!(close(spread.mean_squared_error[1], 2.0));
+        assert!(close(spread.std_squared_error[1], 2.0));
         assert!(close(spread.mean_squared_error[2], 5e-6));
-        // Errors of 1, 1 and 0.001: 1/5 + 1/2 + 1e-6/5e-6.
-        let score = spread.score(&[1.0, 1.0, 5.001], &[0.0, 0.0, 5.0]);
-        assert!((score - (0.2 + 0.5 + 0.2)).abs() < 1e-3, "{score}");
+        assert!(close(spread.std_squared_error[2], 4e-6));
+        // Errors of 3, 1 and 0.001: (9 - 5)/4 + (1 - 2)/2 + (1e-6 - 5e-6)/4e-6.
+        let score = spread.score(&[3.0, 1.0, 5.001], &[0.0, 0.0, 5.0]);
+        assert!((score - (1.0 - 0.5 - 1.0)).abs() < 1e-3, "{score}");
         assert!(ErrorSpread::fit(&data, &reconstructions[..1]).is_err());
+        // A spread saved before the standard deviation existed divides by the mean alone.
+        let old: ErrorSpread =
+            serde_json::from_str(r#"{"mean_squared_error":[5.0,2.0,5e-6]}"#).unwrap();
+        let score = old.score(&[1.0, 1.0, 5.001], &[0.0, 0.0, 5.0]);
+        assert!((score - (0.2 + 0.5 + 0.2)).abs() < 1e-3, "{score}");
     }
 
     #[test]

@@ -152,6 +152,8 @@ pub struct EnsembleTrainReport {
     /// The run folder.
     #[serde(serialize_with = "crate::paths::lossy")]
     pub run: PathBuf,
+    /// The first member's training summary (the model in the run folder itself).
+    pub summary: TrainSummary,
     /// Each member's folder, seed and training summary.
     pub members: Vec<MemberReport>,
     /// Whether members trained on bootstrap samples.
@@ -196,14 +198,17 @@ pub fn train_ensemble<B: AutodiffBackend>(
         member.seed = config.seed.wrapping_add(k as u64);
         member.data.bootstrap = settings.bootstrap;
         let path = member_path(dir, k);
-        options.reporter.report(&ae_train::Progress::Notice {
-            text: format!(
-                "ensemble member {} of {} (seed {})",
-                k + 1,
-                settings.members,
-                member.seed
-            ),
-        });
+        // The first member's training says what goes wrong with the config or the data, alone.
+        if k > 0 {
+            options.reporter.report(&ae_train::Progress::Notice {
+                text: format!(
+                    "ensemble member {} of {} (seed {})",
+                    k + 1,
+                    settings.members,
+                    member.seed
+                ),
+            });
+        }
         let summary = ae_train::train::<B>(
             &member,
             &ae_train::RunDir::new(&path),
@@ -235,6 +240,7 @@ pub fn train_ensemble<B: AutodiffBackend>(
     manifest.write(dir)?;
     Ok(EnsembleTrainReport {
         run: dir.to_path_buf(),
+        summary: members[0].summary.clone(),
         members,
         bootstrap: settings.bootstrap,
         score,

@@ -3,7 +3,7 @@
 
 use ae_backend::{BackendKind, WgpuDeviceChoice};
 use ae_data::DataSource;
-use ae_models::{Activation, NormKind, ReconstructionLoss};
+use ae_models::{Activation, NormKind, ReconstructionLoss, WeightInit};
 
 use crate::run::Split;
 
@@ -103,6 +103,22 @@ impl Named for ReconstructionLoss {
         match self {
             ReconstructionLoss::Bce => "binary cross-entropy (data in [0, 1])",
             ReconstructionLoss::SquaredError => "squared error",
+        }
+    }
+}
+
+impl Named for WeightInit {
+    const ALL: &'static [Self] = &[WeightInit::Default, WeightInit::He];
+    fn name(self) -> &'static str {
+        match self {
+            WeightInit::Default => "default",
+            WeightInit::He => "he",
+        }
+    }
+    fn help(self) -> &'static str {
+        match self {
+            WeightInit::Default => "uniform in ±1/√fan_in (PyTorch's and burn's default)",
+            WeightInit::He => "He's uniform for ReLU layers, ±√(6/fan_in)",
         }
     }
 }

@@ -69,6 +69,18 @@ impl RunDir {
         self.dir.join("anomaly.json")
     }
 
+    /// Each value's training reconstruction errors (mean and spread), which the standardized
+    /// error score of a table's autoencoder divides by, saved so that a moved run scores
+    /// without its training table.
+    pub fn error_spread_file(&self) -> PathBuf {
+        self.dir.join("error-spread.json")
+    }
+
+    /// The description of an ensemble's members (written by `ae-toolkit`).
+    pub fn ensemble_file(&self) -> PathBuf {
+        self.dir.join("ensemble.json")
+    }
+
     /// The summary of the last training session.
     pub fn summary_file(&self) -> PathBuf {
         self.dir.join("summary.json")
@@ -79,7 +91,8 @@ impl RunDir {
         self.dir.join("checkpoint")
     }
 
-    /// Removes what an earlier training session left (checkpoints, metric logs, model), so a
+    /// Removes what an earlier training session left (checkpoints, metric logs, model, and
+    /// what was fitted to that model: its anomaly threshold, error spread and ensemble), so a
     /// fresh run does not mix with it.
     pub fn clear_previous_training(&self) -> Result<(), TrainError> {
         for dir in [
@@ -91,7 +104,14 @@ impl RunDir {
                 std::fs::remove_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
             }
         }
-        for file in [self.metrics_file(), self.model_file(), self.summary_file()] {
+        for file in [
+            self.metrics_file(),
+            self.model_file(),
+            self.summary_file(),
+            self.anomaly_file(),
+            self.error_spread_file(),
+            self.ensemble_file(),
+        ] {
             if file.exists() {
                 std::fs::remove_file(&file).map_err(|e| TrainError::io(&file, e))?;
             }

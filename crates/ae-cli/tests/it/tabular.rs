@@ -99,22 +99,7 @@ fn tabular_defaults_train_a_small_table_with_a_constant_column() {
     let table = dir.path().join("small.csv");
     std::fs::write(&table, text).unwrap();
     let run = dir.path().join("run");
-    let report = ok(&[
-        "train",
-        "--model",
-        "ae",
-        "--data",
-        "csv",
-        "--data-path",
-        &path_str(&table),
-        "--label-column",
-        "y",
-        "--epochs",
-        "3",
-        "--run-dir",
-        &path_str(&run),
-        "--no-pictures",
-    ]);
+    let report = train_table(&table, &path_str(&run), &["--epochs", "3", "--no-pictures"]);
     assert!(
         report["summary"]["validation"]["loss"]
             .as_f64()
@@ -137,9 +122,42 @@ fn tabular_defaults_train_a_small_table_with_a_constant_column() {
     assert_eq!(value("optimizer"), "\"adamw\"");
     assert!(value("weight_decay").parse::<f64>().unwrap() > 0.0);
     assert_eq!(value("loss"), "\"squared-error\"");
-    assert!(config.contains("norm = \"layer\""), "{config}");
+    assert!(config.contains("norm = \"batch\""), "{config}");
+    assert!(config.contains("init = \"he\""), "{config}");
     assert!(config.contains("dropout = 0.2"), "{config}");
     assert!(config.contains("code_dropout = 0.2"), "{config}");
+    // Five models from seeds 42..46, one run folder, scored by the standardized error with
+    // what that needs saved beside them.
+    let seeds: Vec<u64> = report["members"]
+        .as_array()
+        .expect("an ensemble report")
+        .iter()
+        .map(|m| m["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, vec![42, 43, 44, 45, 46]);
+    assert_eq!(report["score"], "standardized-error");
+    let manifest = std::fs::read_to_string(run.join("ensemble.json")).unwrap();
+    assert!(manifest.contains("std_squared_error"), "{manifest}");
+    // `--ensemble 1` trains one model, whose error spread is saved in its folder.
+    let single = dir.path().join("single");
+    let one = ["--epochs", "3", "--ensemble", "1"];
+    let report = train_table(&table, &path_str(&single), &one);
+    assert!(report.get("members").is_none(), "{report}");
+    assert!(!single.join("ensemble.json").exists());
+    let spread = std::fs::read_to_string(single.join("error-spread.json")).unwrap();
+    assert!(spread.contains("std_squared_error"), "{spread}");
+    // Training afresh into the ensemble's folder removes what belonged to the old models:
+    // their manifest and their fitted threshold.
+    ok(&["anomaly", "fit", &path_str(&run)]);
+    assert!(run.join("anomaly.json").is_file());
+    train_table(
+        &table,
+        &path_str(&run),
+        &[&one[..], &["--overwrite"]].concat(),
+    );
+    assert!(!run.join("ensemble.json").exists());
+    assert!(!run.join("anomaly.json").exists());
+    assert!(run.join("error-spread.json").is_file());
 
     // A batch asked for explicitly is not shrunk.
     let error = fails(&[
@@ -182,6 +200,8 @@ fn standardized_error_sees_past_an_unpredictable_column() {
             "60",
             "--seed",
             "3",
+            "--ensemble",
+            "1",
             "--no-pictures",
         ],
     );
@@ -276,7 +296,13 @@ fn an_ensemble_trains_as_one_run_and_scores_by_its_members() {
     }
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("ensemble.json")).unwrap()).unwrap();
-    assert_eq!(manifest["scores"]["error"].as_array().unwrap().len(), 3);
+    // The statistics of the default score of a table's autoencoder, the standardized error.
+    let stats = manifest["scores"]["standardized-error"].as_array().unwrap();
+    assert_eq!(stats.len(), 3);
+    assert!(
+        stats.iter().all(|s| s["error_spread"].is_object()),
+        "{manifest}"
+    );
 
     let eval = ok(&[
         "anomaly",

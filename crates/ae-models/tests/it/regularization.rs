@@ -3,7 +3,9 @@
 
 use crate::common::{B, I, rng_lock, seed, tensor2, values};
 use ae_models::mlp::{Mlp, MlpConfig};
-use ae_models::{Activation, ArchitectureConfig, AutoencoderConfig, InputShape, NormKind};
+use ae_models::{
+    Activation, ArchitectureConfig, AutoencoderConfig, InputShape, NormKind, WeightInit,
+};
 use burn::module::{AutodiffModule, Module};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::Backend;
@@ -144,6 +146,7 @@ fn dropout_outside_zero_to_one_is_refused() {
                 activation: Activation::Relu,
                 norm: NormKind::None,
                 dropout,
+                init: WeightInit::Default,
             },
         )
         .with_input_shape(InputShape::new(1, 1, 5));
@@ -154,7 +157,7 @@ fn dropout_outside_zero_to_one_is_refused() {
 
 #[test]
 fn regularization_round_trips_through_the_config_and_defaults_when_absent() {
-    let text = r#"{"kind":"mlp","hidden":[8],"activation":"relu","norm":"batch","dropout":0.25}"#;
+    let text = r#"{"kind":"mlp","hidden":[8],"activation":"relu","norm":"batch","dropout":0.25,"init":"he"}"#;
     let architecture: ArchitectureConfig = serde_json::from_str(text).unwrap();
     assert_eq!(
         architecture,
@@ -162,7 +165,8 @@ fn regularization_round_trips_through_the_config_and_defaults_when_absent() {
             hidden: vec![8],
             activation: Activation::Relu,
             norm: NormKind::Batch,
-            dropout: 0.25
+            dropout: 0.25,
+            init: WeightInit::He,
         }
     );
     let old: ArchitectureConfig =
@@ -171,7 +175,7 @@ fn regularization_round_trips_through_the_config_and_defaults_when_absent() {
     // Unregularized configs are written as before.
     let written = serde_json::to_string(&old).unwrap();
     assert!(
-        !written.contains("norm") && !written.contains("dropout"),
+        !written.contains("norm") && !written.contains("dropout") && !written.contains("init"),
         "{written}"
     );
 }
@@ -202,5 +206,47 @@ fn code_dropout_perturbs_training_passes_only() {
             .init::<I>(&Default::default())
             .unwrap_err();
         assert!(error.to_string().contains("code_dropout"), "{error}");
+    }
+}
+
+/// The largest absolute value of a tensor.
+fn largest<const D: usize>(t: burn::tensor::Tensor<I, D>) -> f64 {
+    values(t).into_iter().map(f64::abs).fold(0.0, f64::max)
+}
+
+#[test]
+fn he_init_widens_the_hidden_layers_only() {
+    let _guard = rng_lock();
+    seed(3);
+    let (input, hidden, output) = (50, 200, 40);
+    let draw = |init| {
+        MlpConfig::new(input, vec![hidden], output)
+            .with_init(init)
+            .init::<I>(&Default::default())
+    };
+    let he = draw(WeightInit::He);
+    let plain = draw(WeightInit::Default);
+    let default_bound = |fan_in: usize| 1.0 / (fan_in as f64).sqrt();
+    // 10,000 uniform draws reach within 0.1% of their bound.
+    let first = largest(he.layers[0].weight.val());
+    let he_bound = (6.0 / input as f64).sqrt();
+    assert!(
+        first <= he_bound && first > 0.99 * he_bound,
+        "hidden weights reach {first}, bound {he_bound}"
+    );
+    let plain_first = largest(plain.layers[0].weight.val());
+    assert!(
+        plain_first <= default_bound(input) && plain_first > 0.99 * default_bound(input),
+        "default hidden weights reach {plain_first}"
+    );
+    // The output layer and every bias keep the default range.
+    let last = largest(he.layers[1].weight.val());
+    assert!(
+        last <= default_bound(hidden) && last > 0.99 * default_bound(hidden),
+        "output weights reach {last}"
+    );
+    for (layer, fan_in) in he.layers.iter().zip([input, hidden]) {
+        let bias = largest(layer.bias.as_ref().unwrap().val());
+        assert!(bias <= default_bound(fan_in), "bias reaches {bias}");
     }
 }

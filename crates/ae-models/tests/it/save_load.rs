@@ -3,7 +3,7 @@
 use crate::common::{B, I, rng_lock, seed, values};
 use ae_models::{
     Activation, AnyModel, ArchitectureConfig, AutoencoderConfig, InputShape, Likelihood,
-    ModelConfig, NormKind, VaeConfig,
+    ModelConfig, NormKind, VaeConfig, WeightInit,
 };
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
@@ -24,6 +24,7 @@ fn configs() -> Vec<ModelConfig> {
                     activation: Activation::Tanh,
                     norm: NormKind::Layer,
                     dropout: 0.0,
+                    init: WeightInit::He,
                 },
             )
             .with_input_shape(InputShape::new(1, 2, 4)),
