@@ -561,16 +561,11 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
         }
         None => {
             let tabular = args.data == Some(DataSource::Csv);
-            let mut training = TrainingConfig::default();
-            if tabular {
-                let defaults = TabularDefaults::default();
-                training.epochs = defaults.epochs;
-                training.batch_size = defaults.batch_size;
-                training.learning_rate = defaults.learning_rate;
-                training.optimizer = OptimizerKind::Adamw;
-                training.weight_decay = defaults.weight_decay;
-                training.shrink_batch_to_data = true;
-            }
+            let training = if tabular {
+                TabularDefaults::default().training()
+            } else {
+                TrainingConfig::default()
+            };
             ExperimentConfig {
                 distributed: None,
                 seed: 42,
@@ -690,4 +685,53 @@ pub fn train_config(args: &TrainArgs) -> Result<(ExperimentConfig, RunDir)> {
             .unwrap_or_else(|| PathBuf::from("runs").join(name)),
     );
     Ok((config, run))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flags::{Cli, Command};
+    use clap::Parser;
+
+    fn train_args(flags: &[&str]) -> TrainArgs {
+        let cli = Cli::try_parse_from(["ae", "train"].iter().chain(flags)).expect("flags parse");
+        match cli.command {
+            Command::Train(args) => *args,
+            _ => unreachable!("a train command"),
+        }
+    }
+
+    #[test]
+    fn a_table_from_flags_is_the_librarys_tabular_experiment_as_an_ensemble() {
+        let args = train_args(&["--model", "ae", "--data", "csv", "--data-path", "t.csv"]);
+        let (config, _) = train_config(&args).unwrap();
+        let defaults = TabularDefaults::default();
+        assert_eq!(
+            config.to_toml().unwrap(),
+            defaults.experiment("t.csv").to_toml().unwrap()
+        );
+        assert_eq!(ensemble_members(&args, &config).unwrap(), defaults.ensemble);
+        // One model when asked, and for a VAE or images.
+        let one = train_args(&["--model", "ae", "--data", "csv", "--ensemble", "1"]);
+        assert_eq!(
+            ensemble_members(&one, &train_config(&one).unwrap().0).unwrap(),
+            1
+        );
+        let vae = train_args(&["--model", "vae", "--data", "csv"]);
+        assert_eq!(
+            ensemble_members(&vae, &train_config(&vae).unwrap().0).unwrap(),
+            1
+        );
+        let images = train_args(&["--model", "ae", "--data", "mnist"]);
+        assert_eq!(
+            ensemble_members(&images, &train_config(&images).unwrap().0).unwrap(),
+            1
+        );
+        // A bootstrap without an ensemble, or an empty one, is refused.
+        let lone = train_args(&["--model", "ae", "--data", "mnist", "--bootstrap"]);
+        let error = ensemble_members(&lone, &train_config(&lone).unwrap().0).unwrap_err();
+        assert!(error.to_string().contains("--ensemble K"), "{error}");
+        let empty = train_args(&["--model", "ae", "--data", "csv", "--ensemble", "0"]);
+        assert!(ensemble_members(&empty, &train_config(&empty).unwrap().0).is_err());
+    }
 }

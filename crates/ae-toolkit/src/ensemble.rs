@@ -209,12 +209,19 @@ pub fn train_ensemble<B: AutodiffBackend>(
                 ),
             });
         }
-        let summary = ae_train::train::<B>(
-            &member,
-            &ae_train::RunDir::new(&path),
-            device.clone(),
-            options,
-        )?;
+        let run = ae_train::RunDir::new(&path);
+        let summary = match resume_state(&run, &member, options)? {
+            Resume::Finished(summary) => summary,
+            Resume::Fresh => {
+                let fresh = TrainOptions {
+                    resume: false,
+                    overwrite: true,
+                    ..options.clone()
+                };
+                ae_train::train::<B>(&member, &run, device.clone(), &fresh)?
+            }
+            Resume::Train => ae_train::train::<B>(&member, &run, device.clone(), options)?,
+        };
         members.push(MemberReport {
             run: path,
             seed: member.seed,
@@ -244,6 +251,48 @@ pub fn train_ensemble<B: AutodiffBackend>(
         members,
         bootstrap: settings.bootstrap,
         score,
+    })
+}
+
+/// What `--resume` does with one member of an interrupted ensemble.
+enum Resume {
+    /// It finished all its epochs: keep it (its summary as saved).
+    Finished(TrainSummary),
+    /// It never started, or stopped before its first checkpoint: train it from the beginning.
+    Fresh,
+    /// Train it as asked (resumed from its newest checkpoint, or from scratch).
+    Train,
+}
+
+/// Whether the member in `run` is finished, not started, or to be trained as `options` say.
+fn resume_state(
+    run: &ae_train::RunDir,
+    member: &ExperimentConfig,
+    options: &TrainOptions,
+) -> Result<Resume> {
+    if !options.resume {
+        return Ok(Resume::Train);
+    }
+    // Never started, or stopped before its first checkpoint: nothing to keep.
+    if !run.holds_a_run() || (run.complete_checkpoints().is_empty() && !run.model_file().exists()) {
+        return Ok(Resume::Fresh);
+    }
+    let path = run.summary_file();
+    if !run.model_file().exists() || !path.exists() {
+        return Ok(Resume::Train);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| ToolkitError::File {
+        path: path.clone(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let summary: TrainSummary = serde_json::from_str(&text).map_err(|e| ToolkitError::File {
+        path,
+        message: format!("not a training summary: {e}"),
+    })?;
+    Ok(if summary.epochs >= member.training.epochs {
+        Resume::Finished(summary)
+    } else {
+        Resume::Train
     })
 }
 

@@ -116,3 +116,79 @@ impl Default for TabularDefaults {
         }
     }
 }
+
+impl TabularDefaults {
+    /// An autoencoder of these shapes and regularization, scored by squared error (its input
+    /// shape is the config's placeholder, filled in from the table at training time).
+    pub fn autoencoder(&self) -> ae_models::ModelConfig {
+        let architecture = ae_models::ArchitectureConfig::Mlp {
+            hidden: self.hidden.clone(),
+            activation: ae_models::Activation::Relu,
+            norm: self.norm,
+            dropout: self.dropout,
+            init: self.init,
+        };
+        ae_models::ModelConfig::Autoencoder(
+            ae_models::AutoencoderConfig::new(self.latent, architecture)
+                .with_code_dropout(self.code_dropout)
+                .with_loss(ae_models::ReconstructionLoss::SquaredError),
+        )
+    }
+
+    /// AdamW with these epochs, batch (shrunk to a smaller table), learning rate and weight
+    /// decay.
+    pub fn training(&self) -> ae_train::TrainingConfig {
+        ae_train::TrainingConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            optimizer: ae_train::OptimizerKind::Adamw,
+            weight_decay: self.weight_decay,
+            shrink_batch_to_data: true,
+            ..Default::default()
+        }
+    }
+
+    /// The experiment `ae train --model ae --data csv --data-path PATH` runs: these defaults on
+    /// the table at `path`, seed 42. Train it with
+    /// [`train_ensemble`](crate::ensemble::train_ensemble) and [`Self::ensemble_settings`]
+    /// (or [`train`] for one model).
+    ///
+    /// ```no_run
+    /// use ae_toolkit::burn::backend::Autodiff;
+    /// use ae_toolkit::backend::Flex;
+    /// use ae_toolkit::{TabularDefaults, TrainOptions};
+    ///
+    /// # fn main() -> ae_toolkit::Result<()> {
+    /// let defaults = TabularDefaults::default();
+    /// let mut config = defaults.experiment("normal-rows.csv");
+    /// config.data.label_column = Some("label".into()); // set aside, not trained on
+    /// ae_toolkit::ensemble::train_ensemble::<Autodiff<Flex>>(
+    ///     &config,
+    ///     "runs/table",
+    ///     &Default::default(),
+    ///     &TrainOptions::default(),
+    ///     &defaults.ensemble_settings(),
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    pub fn experiment(&self, path: impl Into<PathBuf>) -> ExperimentConfig {
+        let mut data = ae_data::DataConfig::new(ae_data::DataSource::Csv);
+        data.path = Some(path.into());
+        ExperimentConfig {
+            distributed: None,
+            seed: 42,
+            data,
+            model: self.autoencoder(),
+            training: self.training(),
+        }
+    }
+
+    /// [`Self::ensemble`] members, each on its own split (no bootstrap).
+    pub fn ensemble_settings(&self) -> crate::ensemble::EnsembleSettings {
+        crate::ensemble::EnsembleSettings {
+            members: self.ensemble,
+            bootstrap: false,
+        }
+    }
+}

@@ -5,12 +5,12 @@ use ae_models::AnyModel;
 use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::Backend;
 use burn::train::metric::ItemLazy;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::step::StepOutput;
 
 /// Per-example means over a whole dataset.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EvalMetrics {
     /// Items evaluated.
     pub items: usize,

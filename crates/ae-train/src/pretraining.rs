@@ -133,7 +133,7 @@ impl RbmPretraining {
 }
 
 /// Progress of one RBM after one epoch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RbmEpoch {
     /// Which RBM of the stack, from 1 at the input.
     pub layer: usize,

@@ -23,7 +23,7 @@ use burn::train::{
     ExecutionStrategy, Learner, MetricEarlyStoppingStrategy, MultiDeviceOptim, StoppingCondition,
     SupervisedTraining,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::atomic_recorder::{AtomicFileRecorder, WriteFailures, recorder_message};
 use crate::interrupt::CtrlCWatch;
@@ -60,8 +60,8 @@ pub struct TrainOptions {
     pub stop_on_ctrl_c: bool,
 }
 
-/// What a finished training session reports.
-#[derive(Debug, Clone, Serialize)]
+/// What a finished training session reports (also the run's `summary.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainSummary {
     /// Epochs in the run (including resumed ones).
     pub epochs: usize,
@@ -76,7 +76,7 @@ pub struct TrainSummary {
     /// Peak resident memory of the process in MiB (Linux only).
     pub peak_memory_mib: Option<f64>,
     /// The last epoch of each pretrained RBM (empty without `training.rbm_pretraining`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rbm_pretraining: Vec<RbmEpoch>,
 }
 

@@ -362,3 +362,43 @@ fn an_ensemble_trains_as_one_run_and_scores_by_its_members() {
     ]);
     assert!(error.contains("ae anomaly fit"), "{error}");
 }
+
+#[test]
+fn an_interrupted_ensemble_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train, _) = write_tables(dir.path(), 5, 120, 10);
+    let run = dir.path().join("run");
+    let run_s = path_str(&run);
+    let first = train_table(&train, &run_s, &["--epochs", "3"]);
+    assert_eq!(first["members"].as_array().unwrap().len(), 5);
+    let kept = std::fs::read(run.join("model.mpk")).unwrap();
+    // As if killed after member 2's checkpoints but before its model, with member 3 stopped
+    // before its first checkpoint and member 4 never started.
+    let members = run.join("members");
+    for file in [
+        "2/model.mpk",
+        "2/summary.json",
+        "3/model.mpk",
+        "3/summary.json",
+    ] {
+        std::fs::remove_file(members.join(file)).unwrap();
+    }
+    std::fs::remove_dir_all(members.join("3/checkpoint")).unwrap();
+    std::fs::remove_dir_all(members.join("4")).unwrap();
+    std::fs::remove_file(run.join("ensemble.json")).unwrap();
+
+    let resumed = train_table(&train, &run_s, &["--epochs", "3", "--resume"]);
+    let epochs: Vec<u64> = resumed["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["summary"]["epochs"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, vec![3; 5], "{resumed}");
+    // The finished members are kept as they were; the others are complete again.
+    assert_eq!(std::fs::read(run.join("model.mpk")).unwrap(), kept);
+    assert!(members.join("2/model.mpk").is_file());
+    assert!(members.join("3/model.mpk").is_file());
+    assert!(members.join("4/model.mpk").is_file());
+    assert!(run.join("ensemble.json").is_file());
+}
