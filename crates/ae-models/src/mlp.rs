@@ -53,20 +53,23 @@ impl WeightInit {
     /// A linear layer `input → output` whose weights follow `self` and whose bias follows the
     /// default.
     fn linear<B: Backend>(self, input: usize, output: usize, device: &B::Device) -> Linear<B> {
-        let plain = LinearConfig::new(input, output).init(device);
+        let config = LinearConfig::new(input, output);
         match self {
-            WeightInit::Default => plain,
+            WeightInit::Default => config.init(device),
             WeightInit::He => {
-                let he = LinearConfig::new(input, output)
+                // burn draws the bias with the weights' initializer; keep the default's.
+                let bias =
+                    config
+                        .initializer
+                        .init_with([output], Some(input), Some(output), device);
+                let mut linear = config
                     .with_initializer(Initializer::KaimingUniform {
                         gain: std::f64::consts::SQRT_2,
                         fan_out_only: false,
                     })
                     .init(device);
-                Linear {
-                    weight: he.weight,
-                    bias: plain.bias,
-                }
+                linear.bias = Some(bias);
+                linear
             }
         }
     }

@@ -339,22 +339,10 @@ impl CodeGaussian {
 impl AnomalyThreshold {
     /// Reads the threshold file of the run folder `run`, if there is one.
     pub fn read(run: &Path) -> Result<Option<Self>> {
-        let path = ae_train::RunDir::new(run).anomaly_file();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(ToolkitError::File {
-                    path,
-                    message: format!("cannot read: {e}"),
-                });
-            }
-        };
-        let threshold = serde_json::from_str(&text).map_err(|e| ToolkitError::File {
-            path,
-            message: format!("not an anomaly threshold file: {e}"),
-        })?;
-        Ok(Some(threshold))
+        crate::json::read_optional(
+            &ae_train::RunDir::new(run).anomaly_file(),
+            "an anomaly threshold file",
+        )
     }
 }
 
@@ -381,14 +369,8 @@ pub fn scores_standardized(config: &ae_train::ExperimentConfig) -> bool {
 /// Fits the run's error spread on its training items and saves it in the run folder
 /// (`error-spread.json`), so that the standardized error scores without the training data.
 pub fn save_error_spread<B: Backend>(run: &TrainedRun<B>) -> Result<PathBuf> {
-    let train = run.split(Split::Train)?;
-    let spread = ErrorSpread::fit(&train, &run.reconstruct(&train, 500)?)?;
-    let path = ae_train::RunDir::new(run.path()).error_spread_file();
-    let json = serde_json::to_string_pretty(&spread).map_err(|e| ToolkitError::File {
-        path: path.clone(),
-        message: format!("cannot encode: {e}"),
-    })?;
-    ae_train::run_dir::write_atomic(&path, json.as_bytes())?;
+    let path = run.run_dir().error_spread_file();
+    crate::json::write(&path, &fit_training_spread(run)?)?;
     Ok(path)
 }
 
@@ -625,11 +607,7 @@ impl<'r, B: Backend> AnomalyDetector<'r, B> {
             ToolkitError::Unsupported("the detector has no threshold to save: fit it".into())
         })?;
         let path = self.run.run_dir().anomaly_file();
-        let json = serde_json::to_string_pretty(threshold).map_err(|e| ToolkitError::File {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        ae_io::write_atomic(&path, json.as_bytes())?;
+        crate::json::write(&path, threshold)?;
         if let Some(members) = &self.ensemble {
             // The members' statistics travel with the run, so that a moved ensemble scores.
             let mut manifest = members.manifest.clone();
@@ -776,24 +754,18 @@ fn training_gaussian<B: Backend>(run: &TrainedRun<B>) -> Result<CodeGaussian> {
     CodeGaussian::fit(&run.encode(&train, 500)?)
 }
 
-/// The spread of the run's reconstruction errors on its training items.
+/// The spread of the run's reconstruction errors on its training items: as saved at training
+/// time (`error-spread.json`), else fitted on them now.
 fn training_spread<B: Backend>(run: &TrainedRun<B>) -> Result<ErrorSpread> {
-    let path = ae_train::RunDir::new(run.path()).error_spread_file();
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            return serde_json::from_str(&text).map_err(|e| ToolkitError::File {
-                path,
-                message: format!("not an error spread: {e}"),
-            });
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(ToolkitError::File {
-                path,
-                message: format!("cannot read: {e}"),
-            });
-        }
+    let saved = run.run_dir().error_spread_file();
+    match crate::json::read_optional(&saved, "an error spread")? {
+        Some(spread) => Ok(spread),
+        None => fit_training_spread(run),
     }
+}
+
+/// Fits the spread of the run's reconstruction errors on its training items.
+fn fit_training_spread<B: Backend>(run: &TrainedRun<B>) -> Result<ErrorSpread> {
     let train = run.split(Split::Train)?;
     ErrorSpread::fit(&train, &run.reconstruct(&train, 500)?)
 }

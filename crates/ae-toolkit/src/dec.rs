@@ -317,10 +317,6 @@ pub fn dec<B: AutodiffBackend>(
         after_kmeans,
         history,
     };
-    let json = serde_json::to_string_pretty(&report).map_err(|e| ToolkitError::File {
-        path: out.join("dec.json"),
-        message: e.to_string(),
-    })?;
-    ae_io::write_atomic(out.join("dec.json"), json.as_bytes())?;
+    crate::json::write(&out.join("dec.json"), &report)?;
     Ok(report)
 }

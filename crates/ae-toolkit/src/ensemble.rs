@@ -86,20 +86,11 @@ impl EnsembleManifest {
     /// The manifest of the run folder `run`, if it holds an ensemble.
     pub fn read(run: &Path) -> Result<Option<Self>> {
         let path = run.join(ENSEMBLE_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(ToolkitError::File {
-                    path,
-                    message: format!("cannot read: {e}"),
-                });
-            }
+        let Some(manifest): Option<Self> =
+            crate::json::read_optional(&path, "an ensemble description")?
+        else {
+            return Ok(None);
         };
-        let manifest: Self = serde_json::from_str(&text).map_err(|e| ToolkitError::File {
-            path: path.clone(),
-            message: format!("not an ensemble description: {e}"),
-        })?;
         if manifest.seeds.len() != manifest.members.len() + 1 {
             return Err(ToolkitError::File {
                 path,
@@ -129,11 +120,7 @@ impl EnsembleManifest {
     /// Writes the manifest into the run folder `run`; returns its path.
     pub fn write(&self, run: &Path) -> Result<PathBuf> {
         let path = run.join(ENSEMBLE_FILE);
-        let json = serde_json::to_string_pretty(self).map_err(|e| ToolkitError::File {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        ae_io::write_atomic(&path, json.as_bytes())?;
+        crate::json::write(&path, self)?;
         Ok(path)
     }
 
@@ -273,26 +260,19 @@ fn resume_state(
     if !options.resume {
         return Ok(Resume::Train);
     }
+    let has_model = run.model_file().exists();
     // Never started, or stopped before its first checkpoint: nothing to keep.
-    if !run.holds_a_run() || (run.complete_checkpoints().is_empty() && !run.model_file().exists()) {
+    if !run.holds_a_run() || (!has_model && run.complete_checkpoints().is_empty()) {
         return Ok(Resume::Fresh);
     }
-    let path = run.summary_file();
-    if !run.model_file().exists() || !path.exists() {
+    if !has_model {
         return Ok(Resume::Train);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| ToolkitError::File {
-        path: path.clone(),
-        message: format!("cannot read: {e}"),
-    })?;
-    let summary: TrainSummary = serde_json::from_str(&text).map_err(|e| ToolkitError::File {
-        path,
-        message: format!("not a training summary: {e}"),
-    })?;
-    Ok(if summary.epochs >= member.training.epochs {
-        Resume::Finished(summary)
-    } else {
-        Resume::Train
+    let summary: Option<TrainSummary> =
+        crate::json::read_optional(&run.summary_file(), "a training summary")?;
+    Ok(match summary {
+        Some(summary) if summary.epochs >= member.training.epochs => Resume::Finished(summary),
+        _ => Resume::Train,
     })
 }
 

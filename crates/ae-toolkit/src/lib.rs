@@ -39,6 +39,7 @@ pub mod encode;
 pub mod ensemble;
 pub mod error;
 pub mod evaluate;
+mod json;
 pub mod latent;
 pub mod named;
 pub mod paths;

@@ -147,23 +147,14 @@ impl<B: Backend> TrainedRun<B> {
         let (config, model) = load_model::<B>(&dir, device)?;
         let standardization = ae_train::trainer::read_standardization(&dir)?;
         let data = OnceLock::new();
-        let info = match std::fs::read_to_string(dir.data_info_file()) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| ToolkitError::File {
-                path: dir.data_info_file(),
-                message: format!("not a data description: {e}"),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let info = match crate::json::read_optional(&dir.data_info_file(), "a data description")? {
+            Some(info) => info,
+            None => {
                 let prepared =
                     ae_data::prepare_with(&config.data, config.seed, standardization.as_ref())?;
                 let info = DataInfo::describe(&config.data, &prepared);
                 let _ = data.set(Arc::new(prepared));
                 info
-            }
-            Err(e) => {
-                return Err(ToolkitError::File {
-                    path: dir.data_info_file(),
-                    message: e.to_string(),
-                });
             }
         };
         let shape = config.model.input_shape();

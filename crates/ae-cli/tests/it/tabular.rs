@@ -83,6 +83,16 @@ fn train_table(train: &Path, run: &str, extra: &[&str]) -> serde_json::Value {
     ok(&args)
 }
 
+/// The value at `pointer` (e.g. "/seed") of every member of an ensemble's `report`.
+fn per_member(report: &serde_json::Value, pointer: &str) -> Vec<serde_json::Value> {
+    report["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an ensemble report: {report}"))
+        .iter()
+        .map(|m| m.pointer(pointer).cloned().unwrap_or_default())
+        .collect()
+}
+
 fn auroc(report: &serde_json::Value) -> f64 {
     report["auroc"].as_f64().expect("an AUROC")
 }
@@ -128,13 +138,7 @@ fn tabular_defaults_train_a_small_table_with_a_constant_column() {
     assert!(config.contains("code_dropout = 0.2"), "{config}");
     // Five models from seeds 42..46, one run folder, scored by the standardized error with
     // what that needs saved beside them.
-    let seeds: Vec<u64> = report["members"]
-        .as_array()
-        .expect("an ensemble report")
-        .iter()
-        .map(|m| m["seed"].as_u64().unwrap())
-        .collect();
-    assert_eq!(seeds, vec![42, 43, 44, 45, 46]);
+    assert_eq!(per_member(&report, "/seed"), [42, 43, 44, 45, 46]);
     assert_eq!(report["score"], "standardized-error");
     let manifest = std::fs::read_to_string(run.join("ensemble.json")).unwrap();
     assert!(manifest.contains("std_squared_error"), "{manifest}");
@@ -281,13 +285,7 @@ fn an_ensemble_trains_as_one_run_and_scores_by_its_members() {
             "--bootstrap",
         ],
     );
-    let seeds: Vec<u64> = report["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seed"].as_u64().unwrap())
-        .collect();
-    assert_eq!(seeds, vec![5, 6, 7]);
+    assert_eq!(per_member(&report, "/seed"), [5, 6, 7]);
     for member in ["members/1", "members/2"] {
         let folder = run.join(member);
         assert!(folder.join("model.mpk").is_file(), "{member}");
@@ -315,11 +313,9 @@ fn an_ensemble_trains_as_one_run_and_scores_by_its_members() {
         "--anomaly-classes",
         "1",
     ]);
-    let members: Vec<f64> = eval["members"]
-        .as_array()
-        .expect("each member's areas")
+    let members: Vec<f64> = per_member(&eval, "/auroc")
         .iter()
-        .map(|m| m["auroc"].as_f64().unwrap())
+        .map(|a| a.as_f64().expect("each member's AUROC"))
         .collect();
     assert_eq!(members.len(), 3);
     let combined = eval["auroc"].as_f64().unwrap();
@@ -370,7 +366,7 @@ fn an_interrupted_ensemble_resumes_where_it_stopped() {
     let run = dir.path().join("run");
     let run_s = path_str(&run);
     let first = train_table(&train, &run_s, &["--epochs", "3"]);
-    assert_eq!(first["members"].as_array().unwrap().len(), 5);
+    assert_eq!(per_member(&first, "/seed").len(), 5);
     let kept = std::fs::read(run.join("model.mpk")).unwrap();
     // As if killed after member 2's checkpoints but before its model, with member 3 stopped
     // before its first checkpoint and member 4 never started.
@@ -388,13 +384,7 @@ fn an_interrupted_ensemble_resumes_where_it_stopped() {
     std::fs::remove_file(run.join("ensemble.json")).unwrap();
 
     let resumed = train_table(&train, &run_s, &["--epochs", "3", "--resume"]);
-    let epochs: Vec<u64> = resumed["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["summary"]["epochs"].as_u64().unwrap())
-        .collect();
-    assert_eq!(epochs, vec![3; 5], "{resumed}");
+    assert_eq!(per_member(&resumed, "/summary/epochs"), [3; 5], "{resumed}");
     // The finished members are kept as they were; the others are complete again.
     assert_eq!(std::fs::read(run.join("model.mpk")).unwrap(), kept);
     assert!(members.join("2/model.mpk").is_file());
