@@ -331,6 +331,47 @@ fn matmul(
     }
 }
 
+/// `A[m × k] · B[k × n]` into a new row-major vector, written by the product alone (no
+/// zeroing pass first).
+fn matmul_new([m, n, k]: [usize; 3], a: View, b: View, parallelism: Parallelism) -> Vec<f32> {
+    assert!(
+        a.covers(m, k) && b.covers(k, n),
+        "matmul: operand too small"
+    );
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; m * n];
+    }
+    let mut out = Vec::<f32>::with_capacity(m * n);
+    // SAFETY: `covers` keeps every index the product reads inside `a` and `b`; `out` has room
+    // for the m·n values, which the product writes without reading (`read_dst` false), all
+    // of them, before `set_len` exposes them.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.data.as_ptr(),
+            a.col as isize,
+            a.row as isize,
+            b.data.as_ptr(),
+            b.col as isize,
+            b.row as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+        out.set_len(m * n);
+    }
+    out
+}
+
 thread_local! {
     /// Per-thread scratch reused between calls (taken out while in use, so a nested call
     /// on the same thread allocates its own instead of aliasing it).
@@ -443,14 +484,14 @@ fn channel_sums(values: &[f32], channels: usize, len: usize) -> Vec<f32> {
     sums
 }
 
-/// Gradients of a convolution; `None` where not asked for.
+/// Gradients of a convolution or a dense layer; `None` where not asked for.
 #[derive(Debug, Default)]
 pub struct ConvGrads {
     /// Gradient of the input, the input's shape.
     pub x: Option<Vec<f32>>,
     /// Gradient of the weight, the weight's shape.
     pub weight: Option<Vec<f32>>,
-    /// Gradient of the bias, one value per output channel.
+    /// Gradient of the bias, one value per output channel (or output).
     pub bias: Option<Vec<f32>>,
 }
 
@@ -827,6 +868,135 @@ pub fn conv_transpose2d_backward(
             .weight
             .then(|| channels_major(&dw, in_channels, win.channels, taps)),
         bias: wanted.bias.then(|| channel_sums(grad, win.channels, plane)),
+    }
+}
+
+/// Multiply-adds from which a dense layer's matrix product is split over rayon's pool (the
+/// same threshold as burn-flex's).
+const DENSE_PARALLEL: usize = 192 * 192 * 192;
+
+fn dense_parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+    if m.saturating_mul(n).saturating_mul(k) >= DENSE_PARALLEL {
+        Parallelism::Rayon(0)
+    } else {
+        Parallelism::None
+    }
+}
+
+/// Rows per thread from which a dense layer's forward product is split by rows.
+const DENSE_ROWS_PER_THREAD: usize = 64;
+
+/// A dense layer, `x[rows × inputs] · weight[inputs × outputs] + bias`, row-major, written
+/// once: the bias is the product's starting value rather than a second pass.
+///
+/// A product large enough for several threads is split by rows when there are at least
+/// 64 per thread, each block a single-threaded product on its own thread: no synchronization
+/// inside the product (at batch 1000, deep-ae's encoder took 10% less time than with the
+/// product's own threading, and training at batch 128 was unchanged).
+pub fn linear(
+    x: &[f32],
+    rows: usize,
+    weight: &[f32],
+    [inputs, outputs]: [usize; 2],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    assert_eq!(x.len(), rows * inputs, "linear: input size");
+    assert_eq!(weight.len(), inputs * outputs, "linear: weight size");
+    let (a, b) = (View::rows(x, inputs), View::rows(weight, outputs));
+    let parallelism = dense_parallelism(rows, outputs, inputs);
+    let threads = rayon::current_num_threads();
+    // A threaded product has inputs, outputs and rows above zero.
+    let split = matches!(parallelism, Parallelism::Rayon(_))
+        && threads > 1
+        && rows >= DENSE_ROWS_PER_THREAD * threads;
+    let mut out = match bias {
+        Some(bias) => {
+            assert_eq!(bias.len(), outputs, "linear: bias size");
+            let mut out = Vec::with_capacity(rows * outputs);
+            for _ in 0..rows {
+                out.extend_from_slice(bias);
+            }
+            out
+        }
+        None if !split => return matmul_new([rows, outputs, inputs], a, b, parallelism),
+        None => vec![0.0; rows * outputs],
+    };
+    if split {
+        let per = rows.div_ceil(threads);
+        out.par_chunks_mut(per * outputs)
+            .zip(x.par_chunks(per * inputs))
+            .for_each(|(out, x)| {
+                let n = x.len() / inputs;
+                let a = View::rows(x, inputs);
+                matmul(
+                    [n, outputs, inputs],
+                    out,
+                    a,
+                    b,
+                    bias.is_some(),
+                    Parallelism::None,
+                );
+            });
+    } else {
+        matmul(
+            [rows, outputs, inputs],
+            &mut out,
+            a,
+            b,
+            bias.is_some(),
+            parallelism,
+        );
+    }
+    out
+}
+
+/// The gradients of [`linear`] given the output's gradient `grad` (`rows × outputs`): the
+/// input's `grad · weightᵀ`, the weight's `xᵀ · grad` and the bias's column sums of `grad`,
+/// each when wanted; no transposed copy is made.
+pub fn linear_backward(
+    x: &[f32],
+    rows: usize,
+    weight: &[f32],
+    [inputs, outputs]: [usize; 2],
+    grad: &[f32],
+    wanted: Wanted,
+) -> ConvGrads {
+    assert_eq!(x.len(), rows * inputs, "linear_backward: input size");
+    assert_eq!(
+        weight.len(),
+        inputs * outputs,
+        "linear_backward: weight size"
+    );
+    assert_eq!(grad.len(), rows * outputs, "linear_backward: gradient size");
+    let dx = wanted.x.then(|| {
+        matmul_new(
+            [rows, inputs, outputs],
+            View::rows(grad, outputs),
+            View::transposed(weight, outputs),
+            dense_parallelism(rows, inputs, outputs),
+        )
+    });
+    let dw = wanted.weight.then(|| {
+        matmul_new(
+            [inputs, outputs, rows],
+            View::transposed(x, inputs),
+            View::rows(grad, outputs),
+            dense_parallelism(inputs, outputs, rows),
+        )
+    });
+    let db = wanted.bias.then(|| {
+        let mut db = vec![0.0; outputs];
+        for row in grad.chunks_exact(outputs.max(1)) {
+            for (d, g) in db.iter_mut().zip(row) {
+                *d += g;
+            }
+        }
+        db
+    });
+    ConvGrads {
+        x: dx,
+        weight: dw,
+        bias: db,
     }
 }
 

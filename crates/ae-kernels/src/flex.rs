@@ -20,7 +20,7 @@ use crate::cpu::{self, Windows};
 type Diff = Autodiff<Flex>;
 
 /// The tensors handed back when the backend is not burn-flex.
-type Refused<B> = (Tensor<B, 4>, Tensor<B, 4>, Option<Tensor<B, 1>>);
+type Refused<B, const D: usize> = (Tensor<B, D>, Tensor<B, D>, Option<Tensor<B, 1>>);
 
 /// `value` as a `T` when `S` is `T` (callers test the `TypeId`s first).
 fn cast<S: 'static, T: 'static>(value: S) -> Option<T> {
@@ -57,9 +57,11 @@ fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// Which of the two operations, with its windows and channel count on the other side.
+/// Which operation, with its windows and channel count on the other side, or its sizes.
 #[derive(Clone, Copy, Debug)]
 enum Op {
+    /// A dense layer `x · weight + bias` with a `[inputs, outputs]` weight.
+    Linear { inputs: usize, outputs: usize },
     /// A convolution with this many output channels.
     Conv { win: Windows, out_channels: usize },
     /// A transposed convolution with this many input channels.
@@ -77,6 +79,10 @@ impl Op {
         let bias = bias.map(values);
         let (xs, ws) = (values(x), values(weight));
         match *self {
+            Op::Linear { inputs, outputs } => {
+                let out = cpu::linear(&xs, items, &ws, [inputs, outputs], bias.as_deref());
+                flex_tensor(out, vec![items, outputs])
+            }
             Op::Conv { win, out_channels } => {
                 let out = cpu::conv2d(&win, items, &xs, &ws, out_channels, bias.as_deref());
                 flex_tensor(out, vec![items, out_channels, win.grid[0], win.grid[1]])
@@ -99,6 +105,9 @@ impl Op {
         let items = x.layout().shape()[0];
         let (xs, ws, gs) = (values(x), values(weight), values(grad));
         match *self {
+            Op::Linear { inputs, outputs } => {
+                cpu::linear_backward(&xs, items, &ws, [inputs, outputs], &gs, wanted)
+            }
             Op::Conv { win, out_channels } => {
                 cpu::conv2d_backward(&win, items, &xs, &ws, out_channels, &gs, wanted)
             }
@@ -109,7 +118,7 @@ impl Op {
     }
 }
 
-/// The backward of one convolution: `N` is 2 without a bias, 3 with one.
+/// The backward of one convolution or dense layer: `N` is 2 without a bias, 3 with one.
 #[derive(Debug)]
 struct ConvBackward<const N: usize>;
 
@@ -176,12 +185,12 @@ fn tracked(
 }
 
 /// Runs `op` when `B` is `Autodiff<Flex>` or `Flex`; hands the tensors back otherwise.
-fn run<B: Backend>(
+fn run<B: Backend, const D: usize>(
     op: Op,
-    x: Tensor<B, 4>,
-    weight: Tensor<B, 4>,
+    x: Tensor<B, D>,
+    weight: Tensor<B, D>,
     bias: Option<Tensor<B, 1>>,
-) -> Result<Tensor<B, 4>, Refused<B>> {
+) -> Result<Tensor<B, D>, Refused<B, D>> {
     if TypeId::of::<B>() == TypeId::of::<Diff>() {
         const SAME: &str = "B is Autodiff<Flex>";
         let x = cast::<_, FloatTensor<Diff>>(primitive(x)).expect(SAME);
@@ -207,9 +216,19 @@ pub(crate) fn conv2d<B: Backend>(
     weight: Tensor<B, 4>,
     bias: Option<Tensor<B, 1>>,
     win: Windows,
-) -> Result<Tensor<B, 4>, Refused<B>> {
+) -> Result<Tensor<B, 4>, Refused<B, 4>> {
     let out_channels = weight.dims()[0];
     run(Op::Conv { win, out_channels }, x, weight, bias)
+}
+
+/// [`crate::linear`] on burn-flex: `x` is `[rows, inputs]`, `weight` `[inputs, outputs]`.
+pub(crate) fn linear<B: Backend>(
+    x: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Result<Tensor<B, 2>, Refused<B, 2>> {
+    let [inputs, outputs] = weight.dims();
+    run(Op::Linear { inputs, outputs }, x, weight, bias)
 }
 
 /// [`crate::conv_transpose2d`] on burn-flex.
@@ -218,7 +237,7 @@ pub(crate) fn conv_transpose2d<B: Backend>(
     weight: Tensor<B, 4>,
     bias: Option<Tensor<B, 1>>,
     win: Windows,
-) -> Result<Tensor<B, 4>, Refused<B>> {
+) -> Result<Tensor<B, 4>, Refused<B, 4>> {
     let in_channels = weight.dims()[0];
     run(Op::Transpose { win, in_channels }, x, weight, bias)
 }
@@ -267,16 +286,28 @@ pub(crate) fn adamw<B: Backend, const D: usize>(
             flex_tensor(vec![0.0; n], shape.clone()),
         ),
     };
-    // In place: `storage_mut` copies a buffer only when another tensor shares it.
-    crate::adamw::adamw_update(
-        hyper,
-        lr,
-        time,
-        &mut p.storage_mut::<f32>()[..n],
-        &g,
+    // The moments in place (`storage_mut` copies a buffer only when another tensor shares
+    // it); the parameter too unless shared (the learner may hold the model elsewhere), when
+    // its new values are written to a new buffer instead of a copy updated in place.
+    let (m_values, v_values) = (
         &mut m.storage_mut::<f32>()[..n],
         &mut v.storage_mut::<f32>()[..n],
     );
+    if p.is_unique() {
+        let p_values = &mut p.storage_mut::<f32>()[..n];
+        crate::adamw::adamw_update(hyper, lr, time, p_values, &g, m_values, v_values);
+    } else {
+        let new = crate::adamw::adamw_update_from(
+            hyper,
+            lr,
+            time,
+            &p.storage::<f32>()[..n],
+            &g,
+            m_values,
+            v_values,
+        );
+        p = flex_tensor(new, shape);
+    }
     let back = |t: FlexTensor| tensor::<B, D>(cast::<_, FloatTensor<B>>(t).expect(SAME));
     Ok((
         back(p),
@@ -359,4 +390,61 @@ pub(crate) fn bce_with_logits<B: Backend>(
         ));
     }
     Err((logits, target))
+}
+
+/// Whether `B` is burn-flex, with or without autodiff.
+pub(crate) fn is_flex<B: Backend>() -> bool {
+    TypeId::of::<B>() == TypeId::of::<Flex>() || TypeId::of::<B>() == TypeId::of::<Diff>()
+}
+
+/// The backward of the sigmoid: its state is the output.
+#[derive(Debug)]
+struct SigmoidBackward;
+
+impl Backward<Flex, 1> for SigmoidBackward {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let output = ops.state;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [node] = ops.parents;
+        if let Some(node) = node {
+            let shape = output.layout().shape().to_vec();
+            let dx = crate::sigmoid::sigmoid_backward_slice(&values(&output), &values(&grad));
+            grads.register::<Flex>(node.id, flex_tensor(dx, shape));
+        }
+    }
+}
+
+/// [`crate::sigmoid()`] on burn-flex.
+pub(crate) fn sigmoid<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+) -> Result<Tensor<B, D>, Tensor<B, D>> {
+    if x.dtype() != DType::F32 {
+        return Err(x);
+    }
+    let forward = |x: &FlexTensor| {
+        let shape = x.layout().shape().to_vec();
+        flex_tensor(crate::sigmoid::sigmoid_slice(&values(x)), shape)
+    };
+    if TypeId::of::<B>() == TypeId::of::<Diff>() {
+        const SAME: &str = "B is Autodiff<Flex>";
+        let x = cast::<_, FloatTensor<Diff>>(primitive(x)).expect(SAME);
+        let output = forward(&x.primitive);
+        let out = match SigmoidBackward
+            .prepare::<NoCheckpointing>([x.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(output.clone(), output),
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        };
+        return Ok(tensor(cast::<_, FloatTensor<B>>(out).expect(SAME)));
+    }
+    if TypeId::of::<B>() == TypeId::of::<Flex>() {
+        const SAME: &str = "B is Flex";
+        let x = cast::<_, FlexTensor>(primitive(x)).expect(SAME);
+        return Ok(tensor(cast::<_, FloatTensor<B>>(forward(&x)).expect(SAME)));
+    }
+    Err(x)
 }

@@ -1,6 +1,7 @@
 //! Our own CPU convolution kernels for burn-flex, with their backward passes, and the
 //! functions models call instead of burn's `conv2d` / `conv_transpose2d`; a fused binary
-//! cross-entropy with logits ([`loss`]) and a fused AdamW update ([`adamw`]).
+//! cross-entropy with logits ([`loss`]), a vectorized sigmoid ([`sigmoid()`]) and a fused AdamW
+//! update ([`adamw`]).
 //!
 //! burn-flex runs a convolution's forward pass as im2col + a matrix product, but its
 //! backward pass is burn's generic fallback (a transposed convolution and a convolution over
@@ -15,8 +16,8 @@
 //! call burn's own op, so a model using them runs unchanged on ndarray, wgpu and CUDA.
 //!
 //! Setting `AE_KERNELS=burn` in the environment sends every call here (convolutions, the
-//! loss, the AdamW update) to burn's own operations instead (read once per process): for
-//! comparing the two in one sitting, or ruling ours out.
+//! loss, the sigmoid, the AdamW update) to burn's own operations instead (read once per
+//! process): for comparing the two in one sitting, or ruling ours out.
 //!
 //! Why a type test rather than a trait over `Backend`: Rust has no specialization, so an
 //! extension trait implemented for `Flex` and `Autodiff<Flex>` alone would have to be a bound
@@ -45,11 +46,13 @@ pub mod cpu;
 mod flex;
 pub mod loss;
 pub mod math;
+pub mod sigmoid;
 
 pub use adamw::{AdamMoments, AdamWHyper, adamw_step};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{DType, Tensor, module};
+pub use sigmoid::sigmoid;
 
 /// A 2-D convolution, as `burn::tensor::module::conv2d` (symmetric padding); our kernels on
 /// burn-flex, burn's op elsewhere.
@@ -85,6 +88,52 @@ pub fn conv_transpose2d<B: Backend>(
         }
     }
     module::conv_transpose2d(x, weight, bias, options)
+}
+
+/// A dense layer `x · weight + bias` with burn's `[inputs, outputs]` weight, as
+/// `burn::tensor::module::linear` for a `[rows, inputs]` input: on burn-flex `f32` one
+/// packed matrix product written once (the bias is its starting value), with a backward that
+/// multiplies by the transposes in place instead of copying them; burn's op elsewhere.
+///
+/// ```
+/// use burn::tensor::{Tensor, module};
+/// type B = burn_flex::Flex;
+///
+/// let device = Default::default();
+/// let x = Tensor::<B, 2>::from_floats([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]], &device);
+/// let w = Tensor::<B, 2>::from_floats([[0.5, -1.0], [2.0, 0.0], [1.0, 1.0]], &device);
+/// let b = Tensor::<B, 1>::from_floats([0.25, -0.5], &device);
+/// let ours = ae_kernels::linear(x.clone(), w.clone(), Some(b.clone()));
+/// let gap = (ours - module::linear(x, w, Some(b))).abs().max().into_scalar();
+/// assert!(gap < 1e-6);
+/// ```
+pub fn linear<B: Backend>(
+    x: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Tensor<B, 2> {
+    #[cfg(feature = "flex")]
+    if linear_fits(&x, &weight, &bias) {
+        match flex::linear(x, weight, bias) {
+            Ok(out) => return out,
+            Err((x, weight, bias)) => return module::linear(x, weight, bias),
+        }
+    }
+    module::linear(x, weight, bias)
+}
+
+/// Whether the kernels here compute this dense layer: `f32` and shapes that agree.
+#[cfg(feature = "flex")]
+fn linear_fits<B: Backend>(
+    x: &Tensor<B, 2>,
+    weight: &Tensor<B, 2>,
+    bias: &Option<Tensor<B, 1>>,
+) -> bool {
+    let [inputs, outputs] = weight.dims();
+    !burns_only()
+        && x.dims()[1] == inputs
+        && all_f32(x, weight, bias)
+        && bias.as_ref().is_none_or(|b| b.dims() == [outputs])
 }
 
 /// Whether `AE_KERNELS=burn` asks for burn's operations everywhere.
@@ -143,12 +192,28 @@ fn conv_transpose2d_windows<B: Backend>(
     )
 }
 
-fn all_f32<B: Backend>(
-    x: &Tensor<B, 4>,
-    weight: &Tensor<B, 4>,
+fn all_f32<B: Backend, const D: usize>(
+    x: &Tensor<B, D>,
+    weight: &Tensor<B, D>,
     bias: &Option<Tensor<B, 1>>,
 ) -> bool {
     x.dtype() == DType::F32
         && weight.dtype() == DType::F32
         && bias.as_ref().is_none_or(|b| b.dtype() == DType::F32)
+}
+
+/// Runs `work` on a thread of rayon's pool when `B` is burn-flex (with or without autodiff),
+/// and directly on the calling thread on every other backend.
+///
+/// burn-flex splits its matrix products and our kernels over rayon's pool. Called from a
+/// thread outside the pool, every split operation hands its work to the pool's threads and
+/// puts the caller to sleep until they finish: two thread switches per operation, and a third
+/// thread contending for the cores. A whole training step run on a pool thread splits each
+/// operation between that thread and the others instead.
+pub fn on_cpu_pool<B: Backend, R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    #[cfg(feature = "flex")]
+    if flex::is_flex::<B>() && rayon::current_thread_index().is_none() {
+        return rayon::scope(|_| work());
+    }
+    work()
 }

@@ -31,7 +31,7 @@ impl Activation {
             Activation::Relu => activation::relu(x),
             Activation::LeakyRelu => activation::leaky_relu(x, 0.01),
             Activation::Tanh => activation::tanh(x),
-            Activation::Sigmoid => activation::sigmoid(x),
+            Activation::Sigmoid => ae_kernels::sigmoid(x),
             Activation::Gelu => activation::gelu(x),
             Activation::Elu => activation::elu(x, 1.0),
             Activation::None => x,

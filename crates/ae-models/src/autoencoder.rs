@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::{Tensor, activation, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 use crate::likelihood::{bce_with_logits, squared_error};
@@ -91,7 +91,7 @@ impl<B: Backend> Autoencoder<B> {
     pub fn decode(&self, latent: Tensor<B, 2>) -> Tensor<B, 2> {
         let out = self.decoder.forward(latent);
         match self.loss {
-            ReconstructionLoss::Bce => activation::sigmoid(out),
+            ReconstructionLoss::Bce => ae_kernels::sigmoid(out),
             ReconstructionLoss::SquaredError => out,
         }
     }
@@ -109,7 +109,7 @@ impl<B: Backend> Autoencoder<B> {
         let out = self.decoder.forward(code);
         let (reconstruction, reconstruction_loss) = match self.loss {
             ReconstructionLoss::Bce => (
-                activation::sigmoid(out.clone()),
+                ae_kernels::sigmoid(out.clone()),
                 bce_with_logits(out, target.clone()),
             ),
             ReconstructionLoss::SquaredError => (out.clone(), squared_error(out, target.clone())),

@@ -104,7 +104,7 @@ impl<B: Backend> ConvEncoder<B> {
         for conv in &self.convs {
             x = self.activation.apply(conv_forward(conv, x));
         }
-        self.head.forward(x.flatten(1, 3))
+        crate::mlp::dense(&self.head, x.flatten(1, 3))
     }
 }
 
@@ -178,7 +178,7 @@ impl<B: Backend> ConvDecoder<B> {
     pub fn forward(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
         let [batch, _] = z.dims();
         let [c, h, w] = self.start;
-        let x = self.head.forward(z);
+        let x = crate::mlp::dense(&self.head, z);
         let mut x: Tensor<B, 4> = if self.deconvs.is_empty() {
             x.reshape([batch, c, h, w])
         } else {

@@ -44,7 +44,7 @@ impl Likelihood {
     /// The mean of the distribution over values, `[batch, dim]`.
     pub fn mean<B: Backend>(&self, params: Tensor<B, 2>) -> Tensor<B, 2> {
         match self {
-            Likelihood::Bernoulli => activation::sigmoid(params),
+            Likelihood::Bernoulli => ae_kernels::sigmoid(params),
             Likelihood::Gaussian { .. } => params,
             Likelihood::GaussianLearned { .. } => {
                 let [_, width] = params.dims();

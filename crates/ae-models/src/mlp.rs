@@ -149,6 +149,12 @@ pub struct Mlp<B: Backend> {
     pub dropout: f64,
 }
 
+/// `layer.forward(x)` through [`ae_kernels::linear`]: one fused matrix product on burn-flex,
+/// burn's op elsewhere.
+pub(crate) fn dense<B: Backend>(layer: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
+    ae_kernels::linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+}
+
 impl<B: Backend> Mlp<B> {
     /// Maps `[batch, input]` to `[batch, output]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
@@ -156,7 +162,7 @@ impl<B: Backend> Mlp<B> {
         let dropout = (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init());
         let mut x = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
+            x = dense(layer, x);
             if i < last {
                 if let Some(norm) = self.norms.as_ref().and_then(|n| n.get(i)) {
                     x = norm.forward(x);

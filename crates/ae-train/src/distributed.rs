@@ -892,7 +892,8 @@ where
                 return module;
             }
         }
-        self.inner.step(lr, module, grads)
+        let inner = &mut self.inner;
+        ae_kernels::on_cpu_pool::<B, _>(move || inner.step(lr, module, grads))
     }
 
     fn step_multi(&mut self, lr: LearningRate, module: M, grads: MultiGradientsParams) -> M {

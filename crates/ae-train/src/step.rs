@@ -130,14 +130,16 @@ impl<B: AutodiffBackend> TrainStep for Trainable<B> {
         let devices = self.devices.max(1);
         // KL warm-up counts optimizer steps, whatever the number of devices.
         let kl_weight = self.model.kl_weight(self.steps.next() / devices);
-        let output = self.model.forward(batch.input, batch.target, kl_weight);
-        let loss = output.loss();
-        let grads = if devices > 1 {
-            (loss / devices as f64).backward()
-        } else {
-            loss.backward()
-        };
-        TrainOutput::new(self, grads, StepOutput::new(&output))
+        ae_kernels::on_cpu_pool::<B, _>(|| {
+            let output = self.model.forward(batch.input, batch.target, kl_weight);
+            let loss = output.loss();
+            let grads = if devices > 1 {
+                (loss / devices as f64).backward()
+            } else {
+                loss.backward()
+            };
+            TrainOutput::new(self, grads, StepOutput::new(&output))
+        })
     }
 }
 
