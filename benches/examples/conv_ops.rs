@@ -1,7 +1,8 @@
 //! Where conv-ae's training step spends its time on burn-flex: each of its four convolutions
 //! at batch 128, forward alone and forward + backward, with burn's op and with ours
 //! (`ae_kernels`), beside a matrix product of the same FLOPs; then conv2 as strided slices +
-//! one matrix product on burn's generic tensor ops.
+//! one matrix product on burn's generic tensor ops; last, the MLPs' dense layers and the
+//! decoder's sigmoid at batch 128, burn's and ours (`ae_kernels::linear`, `ae_kernels::sigmoid`).
 //!
 //! The last table gives, for our kernels, forward ÷ matrix product (target ≤ 1.3) and
 //! backward ÷ forward (target ≤ 2.5), the backward being forward + backward − forward.
@@ -11,11 +12,11 @@
 use std::time::Instant;
 
 use ae_backend::FlexAutodiff as B;
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::nn::{LinearConfig, PaddingConfig2d};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
-use burn::tensor::{Distribution, Slice, Tensor};
+use burn::tensor::{Distribution, Slice, Tensor, activation};
 
 const BATCH: usize = 128;
 const REPEATS: usize = 20;
@@ -53,6 +54,21 @@ fn time_layer(
             input.clone()
         };
         let _ = layer(x).sum().backward();
+    });
+    (forward, both)
+}
+
+/// [`time_layer`] for a layer on `[batch, features]` inputs, the input's gradient included.
+fn time_dense(
+    name: &str,
+    input: &Tensor<B, 2>,
+    layer: impl Fn(Tensor<B, 2>) -> Tensor<B, 2>,
+) -> (f64, f64) {
+    let forward = time(&format!("{name} forward"), || {
+        let _ = layer(input.clone()).into_data();
+    });
+    let both = time(&format!("{name} forward + backward"), || {
+        let _ = layer(input.clone().require_grad()).sum().backward();
     });
     (forward, both)
 }
@@ -258,4 +274,49 @@ fn main() {
         let w = weight.clone().require_grad();
         let _ = conv_as_matmul(x, w, 2, 1).sum().backward();
     });
+
+    // The MLPs' dense layers (mlp-vae's 784→400 and 400→784, deep-ae's 784→1000) and the
+    // Bernoulli decoder's sigmoid.
+    println!();
+    let mut dense_rows = Vec::new();
+    for (name, inputs, outputs) in [
+        ("dense 784→400", 784, 400),
+        ("dense 400→784", 400, 784),
+        ("dense 784→1000", 784, 1000),
+    ] {
+        let layer = LinearConfig::new(inputs, outputs).init::<B>(&device);
+        let x = Tensor::<B, 2>::random([BATCH, inputs], Distribution::Default, &device);
+        let burn = time_dense(&format!("{name} burn"), &x, |x| layer.forward(x));
+        let ours = time_dense(&format!("{name} ours"), &x, |x| {
+            ae_kernels::linear(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+        });
+        let matmul = time_matmul(name, BATCH, inputs, outputs);
+        dense_rows.push((name, burn, ours, matmul));
+    }
+    let logits = Tensor::<B, 2>::random([BATCH, 784], Distribution::Default, &device);
+    let burn = time_dense("sigmoid 128×784 burn", &logits, activation::sigmoid);
+    let ours = time_dense("sigmoid 128×784 ours", &logits, ae_kernels::sigmoid);
+    println!();
+    println!(
+        "{:16} {:>12} {:>12} {:>10} {:>14} {:>16}",
+        "op", "burn f+b ms", "ours f+b ms", "speed-up", "fwd ÷ matmul", "bwd ÷ fwd (ours)"
+    );
+    for (name, burn, ours, matmul) in &dense_rows {
+        println!(
+            "{:16} {:12.3} {:12.3} {:9.2}× {:14.2} {:16.2}",
+            name,
+            burn.1,
+            ours.1,
+            burn.1 / ours.1,
+            ours.0 / matmul,
+            (ours.1 - ours.0) / ours.0
+        );
+    }
+    println!(
+        "{:16} {:12.3} {:12.3} {:9.2}×",
+        "sigmoid",
+        burn.1,
+        ours.1,
+        burn.1 / ours.1
+    );
 }

@@ -21,8 +21,11 @@ pub fn exp_nonpositive(x: f32) -> f32 {
         * r
         + 0.5;
     let e = p * z + r + 1.0;
-    // 2^n from its exponent bits.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n from its exponent bits. `as i32` would saturate and map NaN to 0, lane by lane in
+    // scalar code (it kept these loops from vectorizing); the plain conversion suffices here.
+    // SAFETY: `n` is a whole number in [−126, 0] (x was clamped to [−87, 0]), so it fits i32.
+    let n = unsafe { n.to_int_unchecked::<i32>() };
+    let scale = f32::from_bits(((n + 127) as u32) << 23);
     e * scale
 }
 

@@ -2,6 +2,8 @@
 //! libm's `expf`, which for a decoder's output (`[batch, 784]` on MNIST) is a quarter of a
 //! small VAE's forward pass. Backward: `g·s·(1 − s)` from the saved output `s`.
 
+use std::mem::MaybeUninit;
+
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
@@ -10,6 +12,9 @@ use crate::math::exp_nonpositive;
 
 /// Values per parallel task.
 const CHUNK: usize = 1 << 14;
+
+/// One task of the backward: output, its gradient, and the input gradient to write.
+type BackwardChunk<'a> = ((&'a [f32], &'a [f32]), &'a mut [MaybeUninit<f32>]);
 
 /// `1 / (1 + e^(−x))` without overflow.
 #[inline(always)]
@@ -20,29 +25,31 @@ fn sigmoid_one(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn forward_values(x: &[f32], out: &mut [f32]) {
+fn forward_values(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     for (o, x) in out.iter_mut().zip(x) {
-        *o = sigmoid_one(*x);
+        o.write(sigmoid_one(*x));
     }
 }
 
 #[inline(always)]
-fn backward_values(s: &[f32], g: &[f32], out: &mut [f32]) {
+fn backward_values(s: &[f32], g: &[f32], out: &mut [MaybeUninit<f32>]) {
     for ((o, s), g) in out.iter_mut().zip(s).zip(g) {
-        *o = g * s * (1.0 - s);
+        o.write(g * s * (1.0 - s));
     }
 }
 
 /// The two loops with the widest vector instructions this CPU has.
 #[cfg(target_arch = "x86_64")]
 mod wide {
+    use std::mem::MaybeUninit;
+
     #[target_feature(enable = "avx512f")]
-    pub(super) fn forward_values(x: &[f32], out: &mut [f32]) {
+    pub(super) fn forward_values(x: &[f32], out: &mut [MaybeUninit<f32>]) {
         super::forward_values(x, out);
     }
 
     #[target_feature(enable = "avx512f")]
-    pub(super) fn backward_values(s: &[f32], g: &[f32], out: &mut [f32]) {
+    pub(super) fn backward_values(s: &[f32], g: &[f32], out: &mut [MaybeUninit<f32>]) {
         super::backward_values(s, g, out);
     }
 }
@@ -61,9 +68,10 @@ fn wide() -> bool {
 
 /// The sigmoid of every value.
 pub fn sigmoid_slice(x: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0f32; x.len()];
+    let mut values = Vec::with_capacity(x.len());
+    let out = &mut values.spare_capacity_mut()[..x.len()];
     let wide = wide();
-    let run = |(x, out): (&[f32], &mut [f32])| {
+    let run = |(x, out): (&[f32], &mut [MaybeUninit<f32>])| {
         #[cfg(target_arch = "x86_64")]
         if wide {
             // SAFETY: `wide` is true only when the CPU has AVX-512F.
@@ -73,21 +81,24 @@ pub fn sigmoid_slice(x: &[f32]) -> Vec<f32> {
         forward_values(x, out);
     };
     if x.len() <= CHUNK {
-        run((x, &mut out));
+        run((x, out));
     } else {
         x.par_chunks(CHUNK)
             .zip(out.par_chunks_mut(CHUNK))
             .for_each(run);
     }
-    out
+    // SAFETY: the loops above wrote each of the first `x.len()` values.
+    unsafe { values.set_len(x.len()) };
+    values
 }
 
 /// The gradient of the sigmoid's input given its output `s` and the output's gradient `g`.
 pub fn sigmoid_backward_slice(s: &[f32], g: &[f32]) -> Vec<f32> {
     assert_eq!(s.len(), g.len(), "sigmoid_backward_slice: lengths differ");
-    let mut out = vec![0.0f32; s.len()];
+    let mut values = Vec::with_capacity(s.len());
+    let out = &mut values.spare_capacity_mut()[..s.len()];
     let wide = wide();
-    let run = |((s, g), out): ((&[f32], &[f32]), &mut [f32])| {
+    let run = |((s, g), out): BackwardChunk| {
         #[cfg(target_arch = "x86_64")]
         if wide {
             // SAFETY: `wide` is true only when the CPU has AVX-512F.
@@ -97,14 +108,16 @@ pub fn sigmoid_backward_slice(s: &[f32], g: &[f32]) -> Vec<f32> {
         backward_values(s, g, out);
     };
     if s.len() <= CHUNK {
-        run(((s, g), &mut out));
+        run(((s, g), out));
     } else {
         s.par_chunks(CHUNK)
             .zip(g.par_chunks(CHUNK))
             .zip(out.par_chunks_mut(CHUNK))
             .for_each(run);
     }
-    out
+    // SAFETY: the loops above wrote each of the first `s.len()` values.
+    unsafe { values.set_len(s.len()) };
+    values
 }
 
 /// The logistic sigmoid, as `burn::tensor::activation::sigmoid`: one fused operation with its
