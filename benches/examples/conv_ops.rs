@@ -222,31 +222,10 @@ fn main() {
         rows.push((name, burn, ours, matmul));
     }
     println!();
-    println!(
-        "{:16} {:>12} {:>12} {:>10} {:>14} {:>16}",
-        "layer", "burn f+b ms", "ours f+b ms", "speed-up", "fwd ÷ matmul", "bwd ÷ fwd (ours)"
-    );
-    let (mut total_burn, mut total_ours) = (0.0, 0.0);
-    for (name, burn, ours, matmul) in &rows {
-        total_burn += burn.1;
-        total_ours += ours.1;
-        println!(
-            "{:16} {:12.2} {:12.2} {:9.2}× {:14.2} {:16.2}",
-            name,
-            burn.1,
-            ours.1,
-            burn.1 / ours.1,
-            ours.0 / matmul,
-            (ours.1 - ours.0) / ours.0
-        );
-    }
-    println!(
-        "{:16} {:12.2} {:12.2} {:9.2}×",
-        "all four",
-        total_burn,
-        total_ours,
-        total_burn / total_ours
-    );
+    print_table("layer", &rows, 2);
+    let total_burn: f64 = rows.iter().map(|row| row.1.1).sum();
+    let total_ours: f64 = rows.iter().map(|row| row.2.1).sum();
+    print_total("all four", total_burn, total_ours, 2);
     println!();
 
     let rows = Tensor::<B, 2>::random([BATCH * 49, 512], Distribution::Default, &device);
@@ -297,13 +276,23 @@ fn main() {
     let burn = time_dense("sigmoid 128×784 burn", &logits, activation::sigmoid);
     let ours = time_dense("sigmoid 128×784 ours", &logits, ae_kernels::sigmoid);
     println!();
+    print_table("op", &dense_rows, 3);
+    print_total("sigmoid", burn.1, ours.1, 3);
+}
+
+/// One timed op: its name, burn's and our (forward, forward + backward) ms, and the
+/// same-FLOPs matrix product's ms.
+type Row<'a> = (&'a str, (f64, f64), (f64, f64), f64);
+
+/// The summary table of `rows`, times with `decimals` decimals.
+fn print_table(what: &str, rows: &[Row], decimals: usize) {
     println!(
-        "{:16} {:>12} {:>12} {:>10} {:>14} {:>16}",
-        "op", "burn f+b ms", "ours f+b ms", "speed-up", "fwd ÷ matmul", "bwd ÷ fwd (ours)"
+        "{what:16} {:>12} {:>12} {:>10} {:>14} {:>16}",
+        "burn f+b ms", "ours f+b ms", "speed-up", "fwd ÷ matmul", "bwd ÷ fwd (ours)"
     );
-    for (name, burn, ours, matmul) in &dense_rows {
+    for (name, burn, ours, matmul) in rows {
         println!(
-            "{:16} {:12.3} {:12.3} {:9.2}× {:14.2} {:16.2}",
+            "{:16} {:12.decimals$} {:12.decimals$} {:9.2}× {:14.2} {:16.2}",
             name,
             burn.1,
             ours.1,
@@ -312,11 +301,12 @@ fn main() {
             (ours.1 - ours.0) / ours.0
         );
     }
+}
+
+/// A row of forward + backward times alone, and their ratio.
+fn print_total(name: &str, burn: f64, ours: f64, decimals: usize) {
     println!(
-        "{:16} {:12.3} {:12.3} {:9.2}×",
-        "sigmoid",
-        burn.1,
-        ours.1,
-        burn.1 / ours.1
+        "{name:16} {burn:12.decimals$} {ours:12.decimals$} {:9.2}×",
+        burn / ours
     );
 }

@@ -180,7 +180,7 @@ struct Constants {
 /// The update of one chunk, with the widest vector instructions this CPU has.
 fn update_chunk(c: &Constants, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if crate::math::avx512() {
         // SAFETY: the CPU has AVX-512F, the only requirement of `update_avx512`.
         return unsafe { update_avx512(c, p, g, m, v) };
     }
@@ -197,7 +197,7 @@ fn update_chunk_from(
     v: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if crate::math::avx512() {
         // SAFETY: the CPU has AVX-512F, the only requirement of `update_from_avx512`.
         return unsafe { update_from_avx512(c, p, out, g, m, v) };
     }

@@ -306,29 +306,7 @@ fn matmul(
     }
     // SAFETY: `covers` and the length check above keep every index the product touches
     // inside the three slices; `dst` is borrowed mutably, so it cannot alias `a` or `b`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.col as isize,
-            a.row as isize,
-            b.data.as_ptr(),
-            b.col as isize,
-            b.row as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
+    unsafe { product([m, n, k], dst.as_mut_ptr(), a, b, accumulate, parallelism) }
 }
 
 /// `A[m × k] · B[k × n]` into a new row-major vector, written by the product alone (no
@@ -346,14 +324,36 @@ fn matmul_new([m, n, k]: [usize; 3], a: View, b: View, parallelism: Parallelism)
     // for the m·n values, which the product writes without reading (`read_dst` false), all
     // of them, before `set_len` exposes them.
     unsafe {
+        product([m, n, k], out.as_mut_ptr(), a, b, false, parallelism);
+        out.set_len(m * n);
+    }
+    out
+}
+
+/// `gemm`'s product into the row-major `m × n` matrix at `dst`, added to it with
+/// `accumulate`.
+///
+/// # Safety
+/// `m, n, k > 0`; `a` and `b` cover `m × k` and `k × n`; `dst` is valid for `m · n` writes
+/// (and reads with `accumulate`) and overlaps neither operand.
+unsafe fn product(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    a: View,
+    b: View,
+    accumulate: bool,
+    parallelism: Parallelism,
+) {
+    // SAFETY: the caller's contract is gemm's for these strides.
+    unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            dst,
             1,
             n as isize,
-            false,
+            accumulate,
             a.data.as_ptr(),
             a.col as isize,
             a.row as isize,
@@ -367,9 +367,7 @@ fn matmul_new([m, n, k]: [usize; 3], a: View, b: View, parallelism: Parallelism)
             false,
             parallelism,
         );
-        out.set_len(m * n);
     }
-    out
 }
 
 thread_local! {

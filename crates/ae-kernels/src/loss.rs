@@ -7,7 +7,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use crate::math::{exp_nonpositive, ln_1p_unit};
+use crate::math::{avx512, exp_nonpositive, ln_1p_unit, sigmoid};
 
 /// Rows per parallel task.
 const ROWS_PER_TASK: usize = 16;
@@ -16,14 +16,6 @@ const ROWS_PER_TASK: usize = 16;
 #[inline(always)]
 fn softplus(l: f32) -> f32 {
     l.max(0.0) + ln_1p_unit(exp_nonpositive(-l.abs()))
-}
-
-/// `1 / (1 + e^(−l))` without overflow.
-#[inline(always)]
-fn sigmoid(l: f32) -> f32 {
-    let e = exp_nonpositive(-l.abs());
-    let s = 1.0 / (1.0 + e);
-    if l >= 0.0 { s } else { e * s }
 }
 
 /// `Σ ln(1 + e^l) − l·x` over one row, in sixteen running sums (one vector register).
@@ -67,18 +59,6 @@ mod wide {
     }
 }
 
-/// Whether this CPU runs the AVX-512 versions.
-fn wide() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// [`row_loss`], widest when `wide`.
 fn loss_of_row(wide: bool, l: &[f32], x: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
@@ -106,7 +86,7 @@ pub fn bce_rows(logits: &[f32], target: &[f32], cols: usize) -> Vec<f32> {
     assert_eq!(logits.len(), target.len(), "bce_rows: lengths differ");
     let rows = logits.len().checked_div(cols).unwrap_or(0);
     let mut out = vec![0.0f32; rows];
-    let wide = wide();
+    let wide = avx512();
     let row = |(r, out): (usize, &mut f32)| {
         let (l, x) = (&logits[r * cols..][..cols], &target[r * cols..][..cols]);
         *out = loss_of_row(wide, l, x);
@@ -142,7 +122,7 @@ pub fn bce_rows_backward(
         logits.len(),
         "bce_rows_backward: gradient size"
     );
-    let wide = wide();
+    let wide = avx512();
     let dl = want_logits.then(|| {
         let mut dl = vec![0.0f32; logits.len()];
         let row = |(r, out): (usize, &mut [f32])| {

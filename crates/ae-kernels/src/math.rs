@@ -1,4 +1,4 @@
-//! `e^x` and `ln(1 + y)` in plain arithmetic (Cephes' single-precision polynomials), with no
+//! `e^x`, `ln(1 + y)` and the sigmoid in plain arithmetic (Cephes' single-precision polynomials), with no
 //! call into libm, so that loops over them compile to vector instructions.
 
 /// `log2(e)`.
@@ -55,6 +55,26 @@ pub fn ln_1p_unit(y: f32) -> f32 {
     // ln(1 + y) = ln(u) · y / (u − 1) undoes the rounding of 1 + y.
     let d = u - 1.0;
     if d == 0.0 { y } else { ln * (y / d) }
+}
+
+/// `1 / (1 + e^(−x))` without overflow, from one [`exp_nonpositive`].
+#[inline(always)]
+pub fn sigmoid(x: f32) -> f32 {
+    let e = exp_nonpositive(-x.abs());
+    let s = 1.0 / (1.0 + e);
+    if x >= 0.0 { s } else { e * s }
+}
+
+/// Whether this CPU runs the kernels' AVX-512 loops (detected once, cached by std).
+pub(crate) fn avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[cfg(test)]

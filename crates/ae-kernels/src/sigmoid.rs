@@ -8,7 +8,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use crate::math::exp_nonpositive;
+use crate::math::avx512;
 
 /// Values per parallel task.
 const CHUNK: usize = 1 << 14;
@@ -16,18 +16,10 @@ const CHUNK: usize = 1 << 14;
 /// One task of the backward: output, its gradient, and the input gradient to write.
 type BackwardChunk<'a> = ((&'a [f32], &'a [f32]), &'a mut [MaybeUninit<f32>]);
 
-/// `1 / (1 + e^(−x))` without overflow.
-#[inline(always)]
-fn sigmoid_one(x: f32) -> f32 {
-    let e = exp_nonpositive(-x.abs());
-    let s = 1.0 / (1.0 + e);
-    if x >= 0.0 { s } else { e * s }
-}
-
 #[inline(always)]
 fn forward_values(x: &[f32], out: &mut [MaybeUninit<f32>]) {
     for (o, x) in out.iter_mut().zip(x) {
-        o.write(sigmoid_one(*x));
+        o.write(crate::math::sigmoid(*x));
     }
 }
 
@@ -54,23 +46,11 @@ mod wide {
     }
 }
 
-/// Whether this CPU runs the AVX-512 versions.
-fn wide() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// The sigmoid of every value.
 pub fn sigmoid_slice(x: &[f32]) -> Vec<f32> {
     let mut values = Vec::with_capacity(x.len());
     let out = &mut values.spare_capacity_mut()[..x.len()];
-    let wide = wide();
+    let wide = avx512();
     let run = |(x, out): (&[f32], &mut [MaybeUninit<f32>])| {
         #[cfg(target_arch = "x86_64")]
         if wide {
@@ -97,7 +77,7 @@ pub fn sigmoid_backward_slice(s: &[f32], g: &[f32]) -> Vec<f32> {
     assert_eq!(s.len(), g.len(), "sigmoid_backward_slice: lengths differ");
     let mut values = Vec::with_capacity(s.len());
     let out = &mut values.spare_capacity_mut()[..s.len()];
-    let wide = wide();
+    let wide = avx512();
     let run = |((s, g), out): BackwardChunk| {
         #[cfg(target_arch = "x86_64")]
         if wide {

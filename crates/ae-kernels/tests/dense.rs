@@ -6,48 +6,20 @@
 //!
 //! Tolerance: `|ours − burn's| ≤ 1e-4 · (1 + max |burn's|)`, elementwise.
 
+mod common;
+
 use ae_kernels::{linear, on_cpu_pool, sigmoid};
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData, activation, module};
+use burn::tensor::{Tensor, activation, module};
 use burn_flex::Flex;
+use common::assert_close;
 
 type D = Autodiff<Flex>;
 
-/// Deterministic values in [-2, 2).
-fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            4.0 * ((state >> 40) as f32 / (1u64 << 24) as f32) - 2.0
-        })
-        .collect()
-}
-
+/// Deterministic values in [-2, 2): [`common::tensor`]'s, scaled.
 fn tensor<B: Backend, const N: usize>(shape: [usize; N], seed: u64) -> Tensor<B, N> {
-    let len = shape.iter().product();
-    Tensor::from_data(
-        TensorData::new(values(len, seed), shape),
-        &Default::default(),
-    )
-}
-
-fn assert_close<B: Backend, const N: usize>(what: &str, ours: Tensor<B, N>, burns: Tensor<B, N>) {
-    assert_eq!(ours.dims(), burns.dims(), "{what}: shapes");
-    let ours = ours.into_data().to_vec::<f32>().expect("f32 values");
-    let burns = burns.into_data().to_vec::<f32>().expect("f32 values");
-    let scale = 1.0 + burns.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let gap = ours
-        .iter()
-        .zip(&burns)
-        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(
-        gap <= 1e-4 * scale,
-        "{what}: max difference {gap:e} (values up to {scale})"
-    );
+    common::tensor(shape, seed).mul_scalar(4.0)
 }
 
 type Dense = dyn Fn(Tensor<D, 2>, Tensor<D, 2>, Option<Tensor<D, 1>>) -> Tensor<D, 2>;

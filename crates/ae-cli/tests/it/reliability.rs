@@ -504,10 +504,29 @@ fn a_run_stopped_before_its_model_is_finished_by_resume() {
 
 /// Waits until `path` exists (or `child` ends, or 5 minutes pass).
 fn wait_for(path: &Path, child: &mut std::process::Child) {
+    wait_until(child, &format!("{path:?}"), || path.exists());
+}
+
+/// Waits until the run folder `run` holds a checkpoint, of whichever epoch: burn keeps only
+/// the newest few, so a fast run may already have removed epoch 1's when we look.
+fn wait_for_checkpoint(run: &Path, child: &mut std::process::Child) {
+    let dir = run.join("checkpoint");
+    wait_until(child, "a checkpoint", || {
+        std::fs::read_dir(&dir).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with("scheduler-") && name.ends_with(".mpk")
+            })
+        })
+    });
+}
+
+/// Waits until `done` (or `child` ends, or 5 minutes pass).
+fn wait_until(child: &mut std::process::Child, what: &str, done: impl Fn() -> bool) {
     let started = Instant::now();
-    while !path.exists() {
+    while !done() {
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        assert!(started.elapsed() < Duration::from_secs(300), "no {path:?}");
+        assert!(started.elapsed() < Duration::from_secs(300), "no {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -549,7 +568,7 @@ fn existing_runs_are_kept_and_a_second_writer_is_refused_naming_the_first() {
         "{error}"
     );
     // SIGTERM stops it like Ctrl-C: the model is saved and the status is 130.
-    wait_for(&long.join("checkpoint/scheduler-1.mpk"), &mut first);
+    wait_for_checkpoint(&long, &mut first);
     let sent = Command::new("kill")
         .args(["-TERM", &first.id().to_string()])
         .status()
@@ -577,7 +596,7 @@ fn sighup_is_handled_like_ctrl_c() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(&run.join("checkpoint/scheduler-1.mpk"), &mut child);
+    wait_for_checkpoint(&run, &mut child);
     let sent = Command::new("kill")
         .args(["-HUP", &child.id().to_string()])
         .status()
