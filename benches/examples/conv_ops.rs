@@ -2,7 +2,8 @@
 //! at batch 128, forward alone and forward + backward, with burn's op and with ours
 //! (`ae_kernels`), beside a matrix product of the same FLOPs; then conv2 as strided slices +
 //! one matrix product on burn's generic tensor ops; last, the MLPs' dense layers and the
-//! decoder's sigmoid at batch 128, burn's and ours (`ae_kernels::linear`, `ae_kernels::sigmoid`).
+//! decoder's sigmoid at batch 128, burn's and ours (`ae_kernels::linear`, `ae_kernels::sigmoid`);
+//! then the MLP encoders at batch 1000, their matrix products alone beside the whole stack.
 //!
 //! The last table gives, for our kernels, forward ÷ matrix product (target ≤ 1.3) and
 //! backward ÷ forward (target ≤ 2.5), the backward being forward + backward − forward.
@@ -14,7 +15,7 @@ use std::time::Instant;
 use ae_backend::FlexAutodiff as B;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::nn::{LinearConfig, PaddingConfig2d};
-use burn::tensor::backend::Backend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions, PadMode};
 use burn::tensor::{Distribution, Slice, Tensor, activation};
 
@@ -278,6 +279,59 @@ fn main() {
     println!();
     print_table("op", &dense_rows, 3);
     print_total("sigmoid", burn.1, ours.1, 3);
+    encoder_floors();
+}
+
+/// The MLP encoders at batch 1000 (as `cargo xtask bench` times them): their matrix products
+/// alone (our dense kernel, no bias, no ReLU, layer by layer) beside the whole stack
+/// (`ae_kernels::dense_stack`, biases and ReLUs), in ms and images/s.
+fn encoder_floors() {
+    type F = <B as AutodiffBackend>::InnerBackend;
+    const ROWS: usize = 1000;
+    println!();
+    let device = Default::default();
+    for (name, widths) in [
+        ("mlp-vae", &[784, 400, 40][..]),
+        ("deep-ae", &[784, 1000, 500, 250, 30][..]),
+    ] {
+        let values = |len: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+                .collect()
+        };
+        let x = values(ROWS * widths[0]);
+        let weights: Vec<Vec<f32>> = widths.windows(2).map(|p| values(p[0] * p[1])).collect();
+        // Both on rayon's pool, as `AnyModel::encode` runs.
+        let products = time(&format!("{name} encoder, matrix products alone"), || {
+            ae_kernels::on_cpu_pool::<F, _>(|| {
+                let mut h = std::borrow::Cow::Borrowed(&x[..]);
+                for (w, pair) in weights.iter().zip(widths.windows(2)) {
+                    let sizes = [pair[0], pair[1]];
+                    h = ae_kernels::cpu::linear(&h, ROWS, w, sizes, None, false).into();
+                }
+            })
+        });
+        let input = Tensor::<F, 2>::random([ROWS, widths[0]], Distribution::Default, &device);
+        let layers: Vec<ae_kernels::StackLayer<F>> = widths
+            .windows(2)
+            .enumerate()
+            .map(|(i, p)| ae_kernels::StackLayer {
+                weight: Tensor::random([p[0], p[1]], Distribution::Default, &device),
+                bias: Some(Tensor::random([p[1]], Distribution::Default, &device)),
+                relu: i + 2 < widths.len(),
+            })
+            .collect();
+        let whole = time(&format!("{name} encoder, whole (dense_stack)"), || {
+            ae_kernels::on_cpu_pool::<F, _>(|| {
+                let _ = ae_kernels::dense_stack(input.clone(), &layers).into_data();
+            })
+        });
+        println!(
+            "{name} encoder at batch {ROWS}: products alone {:.0} images/s, whole {:.0} images/s",
+            ROWS as f64 / products * 1e3,
+            ROWS as f64 / whole * 1e3
+        );
+    }
 }
 
 /// One timed op: its name, burn's and our (forward, forward + backward) ms, and the

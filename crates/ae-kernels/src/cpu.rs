@@ -20,7 +20,9 @@
 //! so that each matrix product is wide enough to run near the machine's peak; chunks run in
 //! parallel on rayon's pool, each with scratch buffers kept per thread between calls.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 use gemm::Parallelism;
 use rayon::prelude::*;
@@ -885,7 +887,9 @@ fn dense_parallelism(m: usize, n: usize, k: usize) -> Parallelism {
 const DENSE_ROWS_PER_THREAD: usize = 64;
 
 /// A dense layer, `x[rows × inputs] · weight[inputs × outputs] + bias`, row-major, written
-/// once: the bias is the product's starting value rather than a second pass.
+/// once: the bias is the product's starting value rather than a second pass. With `relu`,
+/// each block of rows is then clamped at zero by the thread that computed it, while still in
+/// its cache (a ReLU layer without a separate pass over memory).
 ///
 /// A product large enough for several threads is split by rows when there are at least
 /// 64 per thread, each block a single-threaded product on its own thread: no synchronization
@@ -897,55 +901,257 @@ pub fn linear(
     weight: &[f32],
     [inputs, outputs]: [usize; 2],
     bias: Option<&[f32]>,
+    relu: bool,
 ) -> Vec<f32> {
     assert_eq!(x.len(), rows * inputs, "linear: input size");
     assert_eq!(weight.len(), inputs * outputs, "linear: weight size");
-    let (a, b) = (View::rows(x, inputs), View::rows(weight, outputs));
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), outputs, "linear: bias size");
+    }
+    let w = View::rows(weight, outputs);
     let parallelism = dense_parallelism(rows, outputs, inputs);
     let threads = rayon::current_num_threads();
     // A threaded product has inputs, outputs and rows above zero.
     let split = matches!(parallelism, Parallelism::Rayon(_))
         && threads > 1
         && rows >= DENSE_ROWS_PER_THREAD * threads;
-    let mut out = match bias {
-        Some(bias) => {
-            assert_eq!(bias.len(), outputs, "linear: bias size");
-            let mut out = Vec::with_capacity(rows * outputs);
-            for _ in 0..rows {
-                out.extend_from_slice(bias);
-            }
-            out
-        }
-        None if !split => return matmul_new([rows, outputs, inputs], a, b, parallelism),
-        None => vec![0.0; rows * outputs],
+    let len = rows * outputs;
+    let mut out = Vec::<f32>::with_capacity(len);
+    let spare = &mut out.spare_capacity_mut()[..len];
+    let layer = Dense {
+        weight: w,
+        sizes: [inputs, outputs],
+        bias,
+        relu,
     };
     if split {
+        // Each thread also writes its block's bias and applies its ReLU: in parallel, and
+        // while the block is in that thread's cache.
         let per = rows.div_ceil(threads);
-        out.par_chunks_mut(per * outputs)
+        spare
+            .par_chunks_mut(per * outputs)
             .zip(x.par_chunks(per * inputs))
-            .for_each(|(out, x)| {
-                let n = x.len() / inputs;
-                let a = View::rows(x, inputs);
-                matmul(
-                    [n, outputs, inputs],
-                    out,
-                    a,
-                    b,
-                    bias.is_some(),
-                    Parallelism::None,
-                );
-            });
+            .for_each(|(out, x)| layer.block(x, out, Parallelism::None));
     } else {
-        matmul(
-            [rows, outputs, inputs],
-            &mut out,
-            a,
-            b,
-            bias.is_some(),
-            parallelism,
-        );
+        layer.block(x, spare, parallelism);
     }
+    // SAFETY: `block` initialized every value of each block, and the blocks tile the `len`
+    // values.
+    unsafe { out.set_len(len) };
     out
+}
+
+/// One dense layer's weight view, sizes, bias and ReLU, for [`Dense::block`].
+struct Dense<'a> {
+    weight: View<'a>,
+    sizes: [usize; 2],
+    bias: Option<&'a [f32]>,
+    relu: bool,
+}
+
+impl Dense<'_> {
+    /// Writes the layer's values for the rows `x` (`x.len() / inputs` of them, row-major)
+    /// into `out`, which it initializes whole: the bias first (or nothing, and the product
+    /// writes without reading), then the product, then the ReLU.
+    fn block(&self, x: &[f32], out: &mut [MaybeUninit<f32>], parallelism: Parallelism) {
+        let [inputs, outputs] = self.sizes;
+        if outputs == 0 {
+            return;
+        }
+        let rows = out.len() / outputs;
+        assert_eq!(x.len(), rows * inputs, "linear: block size");
+        let accumulate = match self.bias {
+            Some(bias) => {
+                for row in out.chunks_exact_mut(outputs) {
+                    for (o, &b) in row.iter_mut().zip(bias) {
+                        o.write(b);
+                    }
+                }
+                true
+            }
+            None if rows == 0 || inputs == 0 => {
+                out.fill(MaybeUninit::new(0.0));
+                true
+            }
+            None => false,
+        };
+        if rows > 0 && inputs > 0 {
+            // SAFETY: m, n, k > 0; `x` holds rows × inputs values and the weight view
+            // inputs × outputs (checked by `linear`); `out` has room for the rows × outputs
+            // values, initialized when read (`accumulate`), and is borrowed mutably apart
+            // from both operands.
+            unsafe {
+                product(
+                    [rows, outputs, inputs],
+                    out.as_mut_ptr().cast(),
+                    View::rows(x, inputs),
+                    self.weight,
+                    accumulate,
+                    parallelism,
+                );
+            }
+        }
+        // SAFETY: every value was written above (bias or zeros, or the product itself).
+        let out = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
+        if self.relu {
+            relu_in_place(out);
+        }
+    }
+}
+
+/// One layer of [`dense_stack`]: a `[inputs, outputs]` weight (row-major), an optional bias
+/// and whether a ReLU follows.
+#[derive(Clone, Copy, Debug)]
+pub struct DenseLayer<'a> {
+    /// `inputs × outputs` values, row-major.
+    pub weight: &'a [f32],
+    /// Input and output widths.
+    pub sizes: [usize; 2],
+    /// `outputs` values, when the layer has a bias.
+    pub bias: Option<&'a [f32]>,
+    /// Whether the layer's outputs go through a ReLU.
+    pub relu: bool,
+}
+
+impl<'a> DenseLayer<'a> {
+    fn dense(&self) -> Dense<'a> {
+        Dense {
+            weight: View::rows(self.weight, self.sizes[1]),
+            sizes: self.sizes,
+            bias: self.bias,
+            relu: self.relu,
+        }
+    }
+}
+
+/// Rows a thread takes through all the layers of [`dense_stack`] at a time: its scratch for
+/// the layers in between stays this many rows tall whatever the batch.
+const STACK_ROWS: usize = 512;
+
+/// Layers of [`linear`] applied in turn to `x` (`rows × inputs`, row-major), for inference.
+///
+/// When the batch is large enough to split, each thread takes its own rows through every
+/// layer, [`STACK_ROWS`] at a time, with the values between layers in a scratch buffer kept
+/// per thread: no synchronization and no allocation between layers, and a layer's input still
+/// in the cache of the thread that wrote it. Otherwise layer after layer, as [`linear`].
+///
+/// # Panics
+/// When the sizes do not chain (`x` against the first layer's inputs, one layer's outputs
+/// against the next one's inputs) or a weight or bias has the wrong length.
+pub fn dense_stack(x: &[f32], rows: usize, layers: &[DenseLayer]) -> Vec<f32> {
+    let mut width = x.len().checked_div(rows).unwrap_or(0);
+    assert_eq!(x.len(), rows * width, "dense_stack: input size");
+    for layer in layers {
+        let [inputs, outputs] = layer.sizes;
+        assert_eq!(inputs, width, "dense_stack: layer sizes do not chain");
+        assert_eq!(
+            layer.weight.len(),
+            inputs * outputs,
+            "dense_stack: weight size"
+        );
+        if let Some(bias) = layer.bias {
+            assert_eq!(bias.len(), outputs, "dense_stack: bias size");
+        }
+        width = outputs;
+    }
+    let Some(last) = layers.last() else {
+        return x.to_vec();
+    };
+    let threads = rayon::current_num_threads();
+    let multiply_adds: usize = layers.iter().map(|l| rows * l.sizes[0] * l.sizes[1]).sum();
+    let split = threads > 1
+        && rows >= DENSE_ROWS_PER_THREAD * threads
+        && multiply_adds >= DENSE_PARALLEL
+        && layers.iter().all(|l| l.sizes[0] > 0);
+    if !split {
+        let mut values = Cow::Borrowed(x);
+        for layer in layers {
+            let [inputs, outputs] = layer.sizes;
+            values = Cow::Owned(linear(
+                &values,
+                rows,
+                layer.weight,
+                [inputs, outputs],
+                layer.bias,
+                layer.relu,
+            ));
+        }
+        return values.into_owned();
+    }
+    let (inputs, outputs) = (layers[0].sizes[0], last.sizes[1]);
+    // The widest value between two layers, for the scratch.
+    let between = layers[..layers.len() - 1]
+        .iter()
+        .map(|l| l.sizes[1])
+        .max()
+        .unwrap_or(0);
+    let dense: Vec<Dense> = layers.iter().map(DenseLayer::dense).collect();
+    let len = rows * outputs;
+    let mut out = Vec::<f32>::with_capacity(len);
+    let per = rows.div_ceil(threads);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(per * outputs)
+        .zip(x.par_chunks(per * inputs))
+        .for_each(|(out, x)| {
+            let height = STACK_ROWS.min(x.len() / inputs);
+            with_scratch(height * between, height * between, |one, two| {
+                for (out, x) in out
+                    .chunks_mut(STACK_ROWS * outputs)
+                    .zip(x.chunks(STACK_ROWS * inputs))
+                {
+                    let n = x.len() / inputs;
+                    let hidden = dense.len() - 1;
+                    // Layer i writes to `one` when i is even, to `two` when odd, and reads
+                    // what the layer before it wrote.
+                    for (i, layer) in dense[..hidden].iter().enumerate() {
+                        let (from, to) = if i % 2 == 0 {
+                            (&*two, &mut *one)
+                        } else {
+                            (&*one, &mut *two)
+                        };
+                        let input = match i {
+                            0 => x,
+                            _ => &from[..n * dense[i - 1].sizes[1]],
+                        };
+                        let to = &mut to[..n * layer.sizes[1]];
+                        // SAFETY: `f32` and `MaybeUninit<f32>` share their layout, and
+                        // `block` writes only initialized values through the view.
+                        let to = unsafe { &mut *(to as *mut [f32] as *mut [MaybeUninit<f32>]) };
+                        layer.block(input, to, Parallelism::None);
+                    }
+                    let input = match hidden {
+                        0 => x,
+                        h if h % 2 == 1 => &one[..n * dense[h - 1].sizes[1]],
+                        h => &two[..n * dense[h - 1].sizes[1]],
+                    };
+                    dense[dense.len() - 1].block(input, out, Parallelism::None);
+                }
+            })
+        });
+    // SAFETY: each thread's last `block` initialized every value of its rows, and the rows
+    // tile the `len` values.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// `max(v, 0)` in place; NaN stays NaN, as with burn's and PyTorch's ReLU.
+fn relu_in_place(values: &mut [f32]) {
+    // A select written back unconditionally, which compiles to vector code (a conditional
+    // store stays a branch per value, mispredicted half the time).
+    for v in values {
+        *v = if *v < 0.0 { 0.0 } else { *v };
+    }
+}
+
+/// The gradient through a ReLU given its `output`: `grad` where the output is positive,
+/// zero elsewhere (burn's rule: zero where the output is ≤ 0).
+pub fn relu_backward(output: &[f32], grad: &[f32]) -> Vec<f32> {
+    assert_eq!(output.len(), grad.len(), "relu_backward: sizes");
+    output
+        .iter()
+        .zip(grad)
+        .map(|(&o, &g)| if o > 0.0 { g } else { 0.0 })
+        .collect()
 }
 
 /// The gradients of [`linear`] given the output's gradient `grad` (`rows × outputs`): the

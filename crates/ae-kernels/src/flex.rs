@@ -60,8 +60,13 @@ fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
 /// Which operation, with its windows and channel count on the other side, or its sizes.
 #[derive(Clone, Copy, Debug)]
 enum Op {
-    /// A dense layer `x · weight + bias` with a `[inputs, outputs]` weight.
-    Linear { inputs: usize, outputs: usize },
+    /// A dense layer `x · weight + bias` with a `[inputs, outputs]` weight, followed by a
+    /// ReLU with `relu`.
+    Linear {
+        inputs: usize,
+        outputs: usize,
+        relu: bool,
+    },
     /// A convolution with this many output channels.
     Conv { win: Windows, out_channels: usize },
     /// A transposed convolution with this many input channels.
@@ -79,8 +84,12 @@ impl Op {
         let bias = bias.map(values);
         let (xs, ws) = (values(x), values(weight));
         match *self {
-            Op::Linear { inputs, outputs } => {
-                let out = cpu::linear(&xs, items, &ws, [inputs, outputs], bias.as_deref());
+            Op::Linear {
+                inputs,
+                outputs,
+                relu,
+            } => {
+                let out = cpu::linear(&xs, items, &ws, [inputs, outputs], bias.as_deref(), relu);
                 flex_tensor(out, vec![items, outputs])
             }
             Op::Conv { win, out_channels } => {
@@ -105,9 +114,9 @@ impl Op {
         let items = x.layout().shape()[0];
         let (xs, ws, gs) = (values(x), values(weight), values(grad));
         match *self {
-            Op::Linear { inputs, outputs } => {
-                cpu::linear_backward(&xs, items, &ws, [inputs, outputs], &gs, wanted)
-            }
+            Op::Linear {
+                inputs, outputs, ..
+            } => cpu::linear_backward(&xs, items, &ws, [inputs, outputs], &gs, wanted),
             Op::Conv { win, out_channels } => {
                 cpu::conv2d_backward(&win, items, &xs, &ws, out_channels, &gs, wanted)
             }
@@ -116,18 +125,29 @@ impl Op {
             }
         }
     }
+
+    /// Whether the backward needs the output (a ReLU's mask).
+    fn keeps_output(&self) -> bool {
+        matches!(self, Op::Linear { relu: true, .. })
+    }
 }
 
-/// The backward of one convolution or dense layer: `N` is 2 without a bias, 3 with one.
+/// The backward of one convolution or dense layer: `N` is 2 without a bias, 3 with one. Its
+/// state holds the output too when [`Op::keeps_output`].
 #[derive(Debug)]
 struct ConvBackward<const N: usize>;
 
 impl<const N: usize> Backward<Flex, N> for ConvBackward<N> {
-    type State = (Op, FlexTensor, FlexTensor);
+    type State = (Op, FlexTensor, FlexTensor, Option<FlexTensor>);
 
     fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let (op, x, weight) = ops.state;
-        let grad = grads.consume::<Flex>(&ops.node);
+        let (op, x, weight, output) = ops.state;
+        let mut grad = grads.consume::<Flex>(&ops.node);
+        if let Some(output) = output {
+            let shape = output.layout().shape().to_vec();
+            let masked = cpu::relu_backward(&values(&output), &values(&grad));
+            grad = flex_tensor(masked, shape);
+        }
         let mut parents = ops.parents.into_iter();
         let (node_x, node_weight) = (parents.next().flatten(), parents.next().flatten());
         let node_bias = parents.next().flatten();
@@ -163,7 +183,8 @@ fn tracked(
         &weight.primitive,
         bias.as_ref().map(|b| &b.primitive),
     );
-    let state = (op, x.primitive.clone(), weight.primitive.clone());
+    let kept = op.keeps_output().then(|| output.clone());
+    let state = (op, x.primitive.clone(), weight.primitive.clone(), kept);
     match bias {
         Some(bias) => match ConvBackward::<3>
             .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone(), bias.node.clone()])
@@ -221,14 +242,61 @@ pub(crate) fn conv2d<B: Backend>(
     run(Op::Conv { win, out_channels }, x, weight, bias)
 }
 
-/// [`crate::linear`] on burn-flex: `x` is `[rows, inputs]`, `weight` `[inputs, outputs]`.
+/// [`crate::linear`] (and with `relu` [`crate::linear_relu`]) on burn-flex: `x` is `[rows,
+/// inputs]`, `weight` `[inputs, outputs]`.
 pub(crate) fn linear<B: Backend>(
     x: Tensor<B, 2>,
     weight: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
+    relu: bool,
 ) -> Result<Tensor<B, 2>, Refused<B, 2>> {
     let [inputs, outputs] = weight.dims();
-    run(Op::Linear { inputs, outputs }, x, weight, bias)
+    let op = Op::Linear {
+        inputs,
+        outputs,
+        relu,
+    };
+    run(op, x, weight, bias)
+}
+
+/// [`crate::dense_stack`] on burn-flex without autodiff (the caller checked the dtypes and
+/// sizes); `x` back on any other backend.
+pub(crate) fn dense_stack<B: Backend>(
+    x: Tensor<B, 2>,
+    layers: &[crate::StackLayer<B>],
+) -> Result<Tensor<B, 2>, Tensor<B, 2>> {
+    if TypeId::of::<B>() != TypeId::of::<Flex>() {
+        return Err(x);
+    }
+    const SAME: &str = "B is Flex";
+    fn flex<B: Backend, const D: usize>(t: Tensor<B, D>) -> FlexTensor {
+        cast::<_, FlexTensor>(primitive(t)).expect(SAME)
+    }
+    let x = flex(x);
+    let tensors: Vec<(FlexTensor, Option<FlexTensor>)> = layers
+        .iter()
+        .map(|l| (flex(l.weight.clone()), l.bias.clone().map(flex)))
+        .collect();
+    let slices: Vec<_> = tensors
+        .iter()
+        .map(|(w, b)| (values(w), b.as_ref().map(values)))
+        .collect();
+    let cpu_layers: Vec<cpu::DenseLayer> = layers
+        .iter()
+        .zip(&slices)
+        .map(|(layer, (w, b))| cpu::DenseLayer {
+            weight: w,
+            sizes: layer.weight.dims(),
+            bias: b.as_deref(),
+            relu: layer.relu,
+        })
+        .collect();
+    let shape = x.layout().shape();
+    let (rows, width) = (shape[0], shape[1]);
+    let out = cpu::dense_stack(&values(&x), rows, &cpu_layers);
+    let outputs = layers.last().map_or(width, |l| l.weight.dims()[1]);
+    let out = flex_tensor(out, vec![rows, outputs]);
+    Ok(tensor(cast::<_, FloatTensor<B>>(out).expect(SAME)))
 }
 
 /// [`crate::conv_transpose2d`] on burn-flex.

@@ -114,12 +114,113 @@ pub fn linear<B: Backend>(
 ) -> Tensor<B, 2> {
     #[cfg(feature = "flex")]
     if linear_fits(&x, &weight, &bias) {
-        match flex::linear(x, weight, bias) {
+        match flex::linear(x, weight, bias, false) {
             Ok(out) => return out,
             Err((x, weight, bias)) => return module::linear(x, weight, bias),
         }
     }
     module::linear(x, weight, bias)
+}
+
+/// [`linear`] followed by a ReLU, `max(x · weight + bias, 0)`: on burn-flex `f32` the clamp
+/// is applied by each thread to the rows it has just computed (no pass of its own over
+/// memory) and the backward masks the gradient itself; `relu(linear(..))` with burn's ops
+/// elsewhere.
+///
+/// ```
+/// use burn::tensor::{Tensor, activation, module};
+/// type B = burn_flex::Flex;
+///
+/// let device = Default::default();
+/// let x = Tensor::<B, 2>::from_floats([[1.0, -2.0], [0.5, 3.0]], &device);
+/// let w = Tensor::<B, 2>::from_floats([[1.0, -1.0], [0.5, 2.0]], &device);
+/// let ours = ae_kernels::linear_relu(x.clone(), w.clone(), None);
+/// let burns = activation::relu(module::linear(x, w, None));
+/// assert_eq!(ours.to_data(), burns.to_data());
+/// ```
+pub fn linear_relu<B: Backend>(
+    x: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+) -> Tensor<B, 2> {
+    #[cfg(feature = "flex")]
+    if linear_fits(&x, &weight, &bias) {
+        match flex::linear(x, weight, bias, true) {
+            Ok(out) => return out,
+            Err((x, weight, bias)) => {
+                return burn::tensor::activation::relu(module::linear(x, weight, bias));
+            }
+        }
+    }
+    burn::tensor::activation::relu(module::linear(x, weight, bias))
+}
+
+/// One layer of [`dense_stack`]: burn's `[inputs, outputs]` weight, an optional bias, and
+/// whether a ReLU follows.
+#[derive(Clone, Debug)]
+pub struct StackLayer<B: Backend> {
+    /// `[inputs, outputs]`, as burn's `Linear` holds it.
+    pub weight: Tensor<B, 2>,
+    /// `[outputs]`.
+    pub bias: Option<Tensor<B, 1>>,
+    /// Whether the layer's outputs go through a ReLU.
+    pub relu: bool,
+}
+
+/// Dense layers applied in turn, each [`linear`] or [`linear_relu`], for inference. On
+/// burn-flex without autodiff, a batch large enough to split is divided by rows once, and
+/// each thread takes its rows through every layer (see [`cpu::dense_stack`]); elsewhere, and
+/// under autodiff, one layer after the other.
+///
+/// ```
+/// use ae_kernels::{StackLayer, dense_stack, linear, linear_relu};
+/// use burn::tensor::{Distribution, Tensor};
+/// type B = burn_flex::Flex;
+///
+/// let device = Default::default();
+/// let x = Tensor::<B, 2>::random([300, 8], Distribution::Default, &device);
+/// let w1 = Tensor::<B, 2>::random([8, 6], Distribution::Default, &device);
+/// let w2 = Tensor::<B, 2>::random([6, 2], Distribution::Default, &device);
+/// let layers = [
+///     StackLayer { weight: w1.clone(), bias: None, relu: true },
+///     StackLayer { weight: w2.clone(), bias: None, relu: false },
+/// ];
+/// let stacked = dense_stack(x.clone(), &layers);
+/// let one_by_one = linear(linear_relu(x, w1, None), w2, None);
+/// assert!((stacked - one_by_one).abs().max().into_scalar() < 1e-5);
+/// ```
+pub fn dense_stack<B: Backend>(x: Tensor<B, 2>, layers: &[StackLayer<B>]) -> Tensor<B, 2> {
+    #[cfg(feature = "flex")]
+    let x = if !burns_only() && stack_fits(&x, layers) {
+        match flex::dense_stack(x, layers) {
+            Ok(out) => return out,
+            Err(x) => x,
+        }
+    } else {
+        x
+    };
+    layers.iter().fold(x, |x, layer| {
+        let (weight, bias) = (layer.weight.clone(), layer.bias.clone());
+        match layer.relu {
+            true => linear_relu(x, weight, bias),
+            false => linear(x, weight, bias),
+        }
+    })
+}
+
+/// Whether every layer of a stack is `f32` and the sizes chain from `x` on.
+#[cfg(feature = "flex")]
+fn stack_fits<B: Backend>(x: &Tensor<B, 2>, layers: &[StackLayer<B>]) -> bool {
+    let mut width = x.dims()[1];
+    x.dtype() == DType::F32
+        && layers.iter().all(|layer| {
+            let [inputs, outputs] = layer.weight.dims();
+            let fits = inputs == width
+                && all_f32(x, &layer.weight, &layer.bias)
+                && layer.bias.as_ref().is_none_or(|b| b.dims() == [outputs]);
+            width = outputs;
+            fits
+        })
 }
 
 /// Whether the kernels here compute this dense layer: `f32` and shapes that agree.

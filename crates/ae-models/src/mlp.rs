@@ -159,12 +159,40 @@ impl<B: Backend> Mlp<B> {
     /// Maps `[batch, input]` to `[batch, output]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let last = self.layers.len().saturating_sub(1);
+        let relu_only = self.norms.is_none() && self.activation == Activation::Relu;
+        if relu_only && !B::ad_enabled(&x.device()) {
+            // Inference (dropout is the identity): the whole stack in one kernel call.
+            let layers: Vec<_> = self
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(i, layer)| ae_kernels::StackLayer {
+                    weight: layer.weight.val(),
+                    bias: layer.bias.as_ref().map(|b| b.val()),
+                    relu: i < last,
+                })
+                .collect();
+            return ae_kernels::dense_stack(x, &layers);
+        }
         let dropout = (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init());
         let mut x = x;
         for (i, layer) in self.layers.iter().enumerate() {
+            let norm = self.norms.as_ref().and_then(|n| n.get(i));
+            if i < last && norm.is_none() && self.activation == Activation::Relu {
+                // One fused kernel for the layer and its ReLU.
+                x = ae_kernels::linear_relu(
+                    x,
+                    layer.weight.val(),
+                    layer.bias.as_ref().map(|b| b.val()),
+                );
+                if let Some(dropout) = &dropout {
+                    x = dropout.forward(x);
+                }
+                continue;
+            }
             x = dense(layer, x);
             if i < last {
-                if let Some(norm) = self.norms.as_ref().and_then(|n| n.get(i)) {
+                if let Some(norm) = norm {
                     x = norm.forward(x);
                 }
                 x = self.activation.apply(x);

@@ -163,10 +163,10 @@ impl<B: Backend> AnyModel<B> {
 
     /// Deterministic code of each input (the posterior mean for a VAE).
     pub fn encode(&self, input: Tensor<B, 2>) -> Tensor<B, 2> {
-        match self {
+        ae_kernels::on_cpu_pool::<B, _>(|| match self {
             AnyModel::Autoencoder(m) => m.encode(input),
-            AnyModel::Vae(m) => m.encode(input).0,
-        }
+            AnyModel::Vae(m) => m.encode_mean(input),
+        })
     }
 
     /// Mean reconstruction for each code.

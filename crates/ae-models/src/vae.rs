@@ -153,6 +153,11 @@ impl<B: Backend> Vae<B> {
         (mean, log_variance)
     }
 
+    /// Posterior mean of each input alone (no log-variance computed).
+    pub fn encode_mean(&self, input: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.encoder.forward(input).narrow(1, 0, self.latent)
+    }
+
     /// Reparameterized sample z = μ + σ·ε with ε ~ N(0, I).
     pub fn reparameterize(&self, mean: Tensor<B, 2>, log_variance: Tensor<B, 2>) -> Tensor<B, 2> {
         let noise = mean.random_like(Distribution::Normal(0.0, 1.0));
