@@ -148,8 +148,26 @@ fn pad_channels_last(win: &Windows, image: &[f32], padded: &mut [f32]) {
         }
         return;
     }
-    for c in 0..c_count {
-        let plane = &image[c * h * w..][..h * w];
+    // Eight channels at a time: eight input rows read in step, each output pixel's eight
+    // values written together (a small transpose per block, in registers).
+    let hw = h * w;
+    let mut c = 0;
+    while c + 8 <= c_count {
+        let planes: [&[f32]; 8] = std::array::from_fn(|i| &image[(c + i) * hw..][..hw]);
+        for y in 0..h {
+            let row = &mut padded[((y + ph) * wp + pw) * c_count..][..w * c_count];
+            let srcs: [&[f32]; 8] = std::array::from_fn(|i| &planes[i][y * w..][..w]);
+            for (x, pixel) in row.chunks_exact_mut(c_count).enumerate() {
+                let dst = &mut pixel[c..c + 8];
+                for i in 0..8 {
+                    dst[i] = srcs[i][x];
+                }
+            }
+        }
+        c += 8;
+    }
+    for c in c..c_count {
+        let plane = &image[c * hw..][..hw];
         for y in 0..h {
             let row = &mut padded[((y + ph) * wp + pw) * c_count + c..];
             for (x, v) in plane[y * w..][..w].iter().enumerate() {

@@ -1,7 +1,8 @@
 //! Our kernels against burn's own `conv2d` / `conv_transpose2d` on the same backend: values,
 //! and the gradients of the input, weight and bias through `Autodiff<Flex>`, for odd sizes,
-//! strides 1–2, paddings 0–2, output padding, 1, 3 and 8 channels (8 takes the kernels' path
-//! for long windows), batch 1 and 128.
+//! strides 1–2, paddings 0–2, output padding, 1, 3, 8 and 11 channels (8 takes the kernels'
+//! path for long windows; 8 and 11 the channels-last layout's blocks of eight channels, 11
+//! with a remainder), batch 1 and 128.
 //!
 //! Tolerance: `|ours − burn's| ≤ 1e-4 · (1 + max |burn's|)`, elementwise (sums over up to
 //! 128 items differ in the order of additions, so the bound scales with the values' size).
@@ -71,7 +72,7 @@ fn bias_len(name: &str, case: &Case) -> usize {
 fn conv2d_values_and_gradients_match_burns() {
     let mut checked = 0;
     for batch in [1, 3] {
-        for channels in [1, 3, 8] {
+        for channels in [1, 3, 8, 11] {
             for stride in [1, 2] {
                 for padding in 0..=2 {
                     for (kh, kw) in [(3, 3), (4, 2), (1, 1), (5, 3)] {
@@ -108,7 +109,7 @@ fn conv2d_values_and_gradients_match_burns() {
 fn conv_transpose2d_values_and_gradients_match_burns() {
     let mut checked = 0;
     for batch in [1, 3] {
-        for channels in [1, 3, 8] {
+        for channels in [1, 3, 8, 11] {
             for stride in [1, 2] {
                 for padding in 0..=2 {
                     for padding_out in 0..stride {
