@@ -589,8 +589,9 @@ fn weight_times_rows(
 
 /// Runs `body(first, n, dx, dw)` over the batch in chunks of `per_chunk` items, in parallel:
 /// `dx` is the chunk's part of an input gradient of `x_len` values per item (when `want_x`),
-/// `dw` a weight-gradient accumulator of `weight_len` values that the chunks of one task
-/// share. Returns the input gradient (empty unless wanted) and the summed weight gradient.
+/// `dw` a weight-gradient accumulator of `weight_len` values that the chunks of one group
+/// share. Returns the input gradient (empty unless wanted) and the summed weight gradient,
+/// the same bits on every call with the same inputs and thread count.
 fn backward_chunks(
     items: usize,
     per_chunk: usize,
@@ -609,20 +610,40 @@ fn backward_chunks(
     } else {
         (0..items.div_ceil(per_chunk)).map(|_| None).collect()
     };
-    let dw = slots
+    // Consecutive chunks in a fixed number of groups, each summing its chunks in order, and
+    // the groups summed in order: the same additions in the same order whichever thread runs
+    // which chunk, so that a run repeats bit for bit (rayon's fold grouped the chunks as work
+    // stealing fell, and conv-ae's losses differed in their last digits from run to run).
+    let per_group = slots.len().div_ceil(GRADIENT_GROUPS).max(1);
+    let mut groups: Vec<Vec<_>> = Vec::new();
+    for (chunk, dx) in slots.into_iter().enumerate() {
+        if chunk % per_group == 0 {
+            groups.push(Vec::with_capacity(per_group));
+        }
+        if let Some(group) = groups.last_mut() {
+            group.push((chunk, dx));
+        }
+    }
+    let partials: Vec<Vec<f32>> = groups
         .into_par_iter()
-        .enumerate()
-        .fold(
-            || vec![0.0f32; weight_len],
-            |mut dw, (chunk, dx)| {
+        .map(|group| {
+            let mut dw = vec![0.0f32; weight_len];
+            for (chunk, dx) in group {
                 let first = chunk * per_chunk;
                 body(first, per_chunk.min(items - first), dx, &mut dw);
-                dw
-            },
-        )
-        .reduce(|| vec![0.0f32; weight_len], add_partials);
+            }
+            dw
+        })
+        .collect();
+    let dw = partials
+        .into_iter()
+        .reduce(add_partials)
+        .unwrap_or_else(|| vec![0.0f32; weight_len]);
     (dx, dw)
 }
+
+/// Groups in which [`backward_chunks`] sums its chunks' weight gradients.
+const GRADIENT_GROUPS: usize = 16;
 
 /// A convolution (groups 1, dilation 1) of `items` images by `weight` `[out, channels, kh,
 /// kw]`, returning `[items, out, grid positions]`.
@@ -1287,6 +1308,44 @@ mod tests {
                 for (a, b) in got.iter().zip(&expected) {
                     assert!((a - b).abs() < 1e-4, "{win:?}: {a} vs {b}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn weight_gradients_repeat_bit_for_bit() {
+        // conv-ae's first and last layers at batch 128: dozens of chunks over the pool, whose
+        // weight gradients must be summed in the same order on every call.
+        let conv = Windows::conv(1, [28, 28], [4, 4], [2, 2], [1, 1]).expect("windows");
+        let deconv =
+            Windows::conv_transpose(1, [14, 14], [4, 4], [2, 2], [1, 1], [0, 0]).expect("windows");
+        let wanted = Wanted {
+            x: true,
+            weight: true,
+            bias: true,
+        };
+        let items = 128;
+        let image = values(items * 784, 1);
+        let maps = values(items * 32 * 196, 2);
+        let weight = values(32 * 16, 3);
+        let grads = [values(items * 32 * 196, 4), values(items * 784, 5)];
+        let run = |which: usize| {
+            let out = match which {
+                0 => conv2d_backward(&conv, items, &image, &weight, 32, &grads[0], wanted),
+                _ => {
+                    conv_transpose2d_backward(&deconv, items, &maps, &weight, 32, &grads[1], wanted)
+                }
+            };
+            let bits = |v: Option<Vec<f32>>| v.map(|v| v.iter().map(|x| x.to_bits()).collect());
+            (bits(out.weight), bits(out.x)) as (Option<Vec<u32>>, Option<Vec<u32>>)
+        };
+        for which in 0..2 {
+            let first = run(which);
+            for _ in 0..20 {
+                assert!(
+                    run(which) == first,
+                    "layer {which}: gradients changed between calls"
+                );
             }
         }
     }
