@@ -947,7 +947,6 @@ pub fn linear(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), outputs, "linear: bias size");
     }
-    let w = View::rows(weight, outputs);
     let parallelism = dense_parallelism(rows, outputs, inputs);
     let threads = rayon::current_num_threads();
     // A threaded product has inputs, outputs and rows above zero.
@@ -957,8 +956,8 @@ pub fn linear(
     let len = rows * outputs;
     let mut out = Vec::<f32>::with_capacity(len);
     let spare = &mut out.spare_capacity_mut()[..len];
-    let layer = Dense {
-        weight: w,
+    let layer = DenseLayer {
+        weight,
         sizes: [inputs, outputs],
         bias,
         relu,
@@ -980,15 +979,21 @@ pub fn linear(
     out
 }
 
-/// One dense layer's weight view, sizes, bias and ReLU, for [`Dense::block`].
-struct Dense<'a> {
-    weight: View<'a>,
-    sizes: [usize; 2],
-    bias: Option<&'a [f32]>,
-    relu: bool,
+/// One dense layer, of [`linear`] or [`dense_stack`]: a `[inputs, outputs]` weight (row-major), an optional bias
+/// and whether a ReLU follows.
+#[derive(Clone, Copy, Debug)]
+pub struct DenseLayer<'a> {
+    /// `inputs × outputs` values, row-major.
+    pub weight: &'a [f32],
+    /// Input and output widths.
+    pub sizes: [usize; 2],
+    /// `outputs` values, when the layer has a bias.
+    pub bias: Option<&'a [f32]>,
+    /// Whether the layer's outputs go through a ReLU.
+    pub relu: bool,
 }
 
-impl Dense<'_> {
+impl DenseLayer<'_> {
     /// Writes the layer's values for the rows `x` (`x.len() / inputs` of them, row-major)
     /// into `out`, which it initializes whole: the bias first (or nothing, and the product
     /// writes without reading), then the product, then the ReLU.
@@ -1024,7 +1029,7 @@ impl Dense<'_> {
                     [rows, outputs, inputs],
                     out.as_mut_ptr().cast(),
                     View::rows(x, inputs),
-                    self.weight,
+                    View::rows(self.weight, outputs),
                     accumulate,
                     parallelism,
                 );
@@ -1034,31 +1039,6 @@ impl Dense<'_> {
         let out = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
         if self.relu {
             relu_in_place(out);
-        }
-    }
-}
-
-/// One layer of [`dense_stack`]: a `[inputs, outputs]` weight (row-major), an optional bias
-/// and whether a ReLU follows.
-#[derive(Clone, Copy, Debug)]
-pub struct DenseLayer<'a> {
-    /// `inputs × outputs` values, row-major.
-    pub weight: &'a [f32],
-    /// Input and output widths.
-    pub sizes: [usize; 2],
-    /// `outputs` values, when the layer has a bias.
-    pub bias: Option<&'a [f32]>,
-    /// Whether the layer's outputs go through a ReLU.
-    pub relu: bool,
-}
-
-impl<'a> DenseLayer<'a> {
-    fn dense(&self) -> Dense<'a> {
-        Dense {
-            weight: View::rows(self.weight, self.sizes[1]),
-            sizes: self.sizes,
-            bias: self.bias,
-            relu: self.relu,
         }
     }
 }
@@ -1124,7 +1104,6 @@ pub fn dense_stack(x: &[f32], rows: usize, layers: &[DenseLayer]) -> Vec<f32> {
         .map(|l| l.sizes[1])
         .max()
         .unwrap_or(0);
-    let dense: Vec<Dense> = layers.iter().map(DenseLayer::dense).collect();
     let len = rows * outputs;
     let mut out = Vec::<f32>::with_capacity(len);
     let per = rows.div_ceil(threads);
@@ -1139,10 +1118,10 @@ pub fn dense_stack(x: &[f32], rows: usize, layers: &[DenseLayer]) -> Vec<f32> {
                     .zip(x.chunks(STACK_ROWS * inputs))
                 {
                     let n = x.len() / inputs;
-                    let hidden = dense.len() - 1;
+                    let hidden = layers.len() - 1;
                     // Layer i writes to `one` when i is even, to `two` when odd, and reads
                     // what the layer before it wrote.
-                    for (i, layer) in dense[..hidden].iter().enumerate() {
+                    for (i, layer) in layers[..hidden].iter().enumerate() {
                         let (from, to) = if i % 2 == 0 {
                             (&*two, &mut *one)
                         } else {
@@ -1150,7 +1129,7 @@ pub fn dense_stack(x: &[f32], rows: usize, layers: &[DenseLayer]) -> Vec<f32> {
                         };
                         let input = match i {
                             0 => x,
-                            _ => &from[..n * dense[i - 1].sizes[1]],
+                            _ => &from[..n * layers[i - 1].sizes[1]],
                         };
                         let to = &mut to[..n * layer.sizes[1]];
                         // SAFETY: `f32` and `MaybeUninit<f32>` share their layout, and
@@ -1160,10 +1139,10 @@ pub fn dense_stack(x: &[f32], rows: usize, layers: &[DenseLayer]) -> Vec<f32> {
                     }
                     let input = match hidden {
                         0 => x,
-                        h if h % 2 == 1 => &one[..n * dense[h - 1].sizes[1]],
-                        h => &two[..n * dense[h - 1].sizes[1]],
+                        h if h % 2 == 1 => &one[..n * layers[h - 1].sizes[1]],
+                        h => &two[..n * layers[h - 1].sizes[1]],
                     };
-                    dense[dense.len() - 1].block(input, out, Parallelism::None);
+                    last.block(input, out, Parallelism::None);
                 }
             })
         });
@@ -1329,7 +1308,7 @@ mod tests {
         let maps = values(items * 32 * 196, 2);
         let weight = values(32 * 16, 3);
         let grads = [values(items * 32 * 196, 4), values(items * 784, 5)];
-        let run = |which: usize| {
+        let run = |which: usize| -> (Option<Vec<u32>>, Option<Vec<u32>>) {
             let out = match which {
                 0 => conv2d_backward(&conv, items, &image, &weight, 32, &grads[0], wanted),
                 _ => {
@@ -1337,7 +1316,7 @@ mod tests {
                 }
             };
             let bits = |v: Option<Vec<f32>>| v.map(|v| v.iter().map(|x| x.to_bits()).collect());
-            (bits(out.weight), bits(out.x)) as (Option<Vec<u32>>, Option<Vec<u32>>)
+            (bits(out.weight), bits(out.x))
         };
         for which in 0..2 {
             let first = run(which);

@@ -112,14 +112,7 @@ pub fn linear<B: Backend>(
     weight: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
 ) -> Tensor<B, 2> {
-    #[cfg(feature = "flex")]
-    if linear_fits(&x, &weight, &bias) {
-        match flex::linear(x, weight, bias, false) {
-            Ok(out) => return out,
-            Err((x, weight, bias)) => return module::linear(x, weight, bias),
-        }
-    }
-    module::linear(x, weight, bias)
+    dense(x, weight, bias, false)
 }
 
 /// [`linear`] followed by a ReLU, `max(x · weight + bias, 0)`: on burn-flex `f32` the clamp
@@ -143,16 +136,30 @@ pub fn linear_relu<B: Backend>(
     weight: Tensor<B, 2>,
     bias: Option<Tensor<B, 1>>,
 ) -> Tensor<B, 2> {
+    dense(x, weight, bias, true)
+}
+
+/// [`linear`], followed by a ReLU with `relu`: our kernel on burn-flex, burn's ops elsewhere.
+fn dense<B: Backend>(
+    x: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
+    relu: bool,
+) -> Tensor<B, 2> {
     #[cfg(feature = "flex")]
-    if linear_fits(&x, &weight, &bias) {
-        match flex::linear(x, weight, bias, true) {
+    let (x, weight, bias) = match linear_fits(&x, &weight, &bias) {
+        true => match flex::linear(x, weight, bias, relu) {
             Ok(out) => return out,
-            Err((x, weight, bias)) => {
-                return burn::tensor::activation::relu(module::linear(x, weight, bias));
-            }
-        }
+            Err(refused) => refused,
+        },
+        false => (x, weight, bias),
+    };
+    let out = module::linear(x, weight, bias);
+    if relu {
+        burn::tensor::activation::relu(out)
+    } else {
+        out
     }
-    burn::tensor::activation::relu(module::linear(x, weight, bias))
 }
 
 /// One layer of [`dense_stack`]: burn's `[inputs, outputs]` weight, an optional bias, and
@@ -200,11 +207,7 @@ pub fn dense_stack<B: Backend>(x: Tensor<B, 2>, layers: &[StackLayer<B>]) -> Ten
         x
     };
     layers.iter().fold(x, |x, layer| {
-        let (weight, bias) = (layer.weight.clone(), layer.bias.clone());
-        match layer.relu {
-            true => linear_relu(x, weight, bias),
-            false => linear(x, weight, bias),
-        }
+        dense(x, layer.weight.clone(), layer.bias.clone(), layer.relu)
     })
 }
 

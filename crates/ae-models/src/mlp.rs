@@ -159,8 +159,9 @@ impl<B: Backend> Mlp<B> {
     /// Maps `[batch, input]` to `[batch, output]`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let last = self.layers.len().saturating_sub(1);
-        let relu_only = self.norms.is_none() && self.activation == Activation::Relu;
-        if relu_only && !B::ad_enabled(&x.device()) {
+        // Plain ReLU hidden layers run as one kernel with their layer (norms sit between).
+        let fused_relu = self.norms.is_none() && self.activation == Activation::Relu;
+        if fused_relu && !B::ad_enabled(&x.device()) {
             // Inference (dropout is the identity): the whole stack in one kernel call.
             let layers: Vec<_> = self
                 .layers
@@ -177,9 +178,7 @@ impl<B: Backend> Mlp<B> {
         let dropout = (self.dropout > 0.0).then(|| DropoutConfig::new(self.dropout).init());
         let mut x = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            let norm = self.norms.as_ref().and_then(|n| n.get(i));
-            if i < last && norm.is_none() && self.activation == Activation::Relu {
-                // One fused kernel for the layer and its ReLU.
+            if i < last && fused_relu {
                 x = ae_kernels::linear_relu(
                     x,
                     layer.weight.val(),
@@ -192,7 +191,7 @@ impl<B: Backend> Mlp<B> {
             }
             x = dense(layer, x);
             if i < last {
-                if let Some(norm) = norm {
+                if let Some(norm) = self.norms.as_ref().and_then(|n| n.get(i)) {
                     x = norm.forward(x);
                 }
                 x = self.activation.apply(x);

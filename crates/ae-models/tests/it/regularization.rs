@@ -250,3 +250,37 @@ fn he_init_widens_the_hidden_layers_only() {
         assert!(bias <= default_bound(fan_in), "bias reaches {bias}");
     }
 }
+
+#[test]
+fn the_fused_relu_paths_give_burns_layer_by_layer_values() {
+    // On burn-flex an MLP of ReLU layers runs as one stack of kernels at inference and as
+    // dense + ReLU kernels under autodiff; both must equal burn's linear and relu, layer by
+    // layer. 300 rows of a 784-400-40 MLP are enough for the stack to split over threads.
+    use burn::tensor::{Tensor, activation, module};
+    type D = ae_backend::FlexAutodiff;
+    type F = ae_backend::Flex;
+    let device = Default::default();
+    let trained: Mlp<D> = MlpConfig::new(784, vec![400], 40).init(&device);
+    let x = inputs::<F>(300, 784, 0.1).div_scalar(4.0);
+    let inference: Mlp<F> = trained.valid();
+    let last = inference.layers.len() - 1;
+    let expected = inference
+        .layers
+        .iter()
+        .enumerate()
+        .fold(x.clone(), |h, (i, layer)| {
+            let h = module::linear(h, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()));
+            if i < last { activation::relu(h) } else { h }
+        });
+    let expected = values(expected);
+    let stacked = values(inference.forward(x.clone()));
+    let tracked = values(trained.forward(Tensor::<D, 2>::from_inner(x)).inner());
+    for (name, got) in [("inference", stacked), ("autodiff", tracked)] {
+        let gap = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(gap < 1e-4, "{name}: max gap {gap}");
+    }
+}
