@@ -19,6 +19,13 @@
 //! Items are processed in chunks side by side (the rows of a chunk are `(item, position)`)
 //! so that each matrix product is wide enough to run near the machine's peak; chunks run in
 //! parallel on rayon's pool, each with scratch buffers kept per thread between calls.
+//!
+//! On x86-64 CPUs with AVX-512F, [`conv2d`] and [`conv2d_backward`] replace im2row and the
+//! packed product by `direct`'s micro-kernels for long windows (`R ≥ 64`) when the channels
+//! come in whole vectors of 16: the forward and the weight gradient read the windows from the
+//! padded images; the input gradient, split by the phase of each pixel modulo the stride,
+//! becomes `sh · sw` stride-1 convolutions of the zero-bordered output gradient by flipped
+//! sub-kernels, run through the forward's kernel (docs/results.md has the timings).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -26,6 +33,8 @@ use std::mem::MaybeUninit;
 
 use gemm::Parallelism;
 use rayon::prelude::*;
+
+use crate::transpose::transpose;
 
 /// How the `kernel`-sized windows of an image line up with a grid of positions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,32 +157,16 @@ fn pad_channels_last(win: &Windows, image: &[f32], padded: &mut [f32]) {
         }
         return;
     }
-    // Eight channels at a time: eight input rows read in step, each output pixel's eight
-    // values written together (a small transpose per block, in registers).
-    let hw = h * w;
-    let mut c = 0;
-    while c + 8 <= c_count {
-        let planes: [&[f32]; 8] = std::array::from_fn(|i| &image[(c + i) * hw..][..hw]);
-        for y in 0..h {
-            let row = &mut padded[((y + ph) * wp + pw) * c_count..][..w * c_count];
-            let srcs: [&[f32]; 8] = std::array::from_fn(|i| &planes[i][y * w..][..w]);
-            for (x, pixel) in row.chunks_exact_mut(c_count).enumerate() {
-                let dst = &mut pixel[c..c + 8];
-                for i in 0..8 {
-                    dst[i] = srcs[i][x];
-                }
-            }
-        }
-        c += 8;
-    }
-    for c in c..c_count {
-        let plane = &image[c * hw..][..hw];
-        for y in 0..h {
-            let row = &mut padded[((y + ph) * wp + pw) * c_count + c..];
-            for (x, v) in plane[y * w..][..w].iter().enumerate() {
-                row[x * c_count] = *v;
-            }
-        }
+    // Each image row is a `[channels, w]` matrix (rows a plane apart) to be written `[w,
+    // channels]`.
+    for y in 0..h {
+        transpose(
+            &image[y * w..],
+            [c_count, w],
+            h * w,
+            &mut padded[((y + ph) * wp + pw) * c_count..],
+            c_count,
+        );
     }
 }
 
@@ -189,14 +182,14 @@ fn unpad_channels_last(win: &Windows, padded: &[f32], image: &mut [f32]) {
         }
         return;
     }
-    for c in 0..c_count {
-        let plane = &mut image[c * h * w..][..h * w];
-        for y in 0..h {
-            let row = &padded[((y + ph) * wp + pw) * c_count + c..];
-            for (x, v) in plane[y * w..][..w].iter_mut().enumerate() {
-                *v = row[x * c_count];
-            }
-        }
+    for y in 0..h {
+        transpose(
+            &padded[((y + ph) * wp + pw) * c_count..],
+            [w, c_count],
+            c_count,
+            &mut image[y * w..],
+            h * w,
+        );
     }
 }
 
@@ -390,6 +383,33 @@ unsafe fn product(
     }
 }
 
+/// Values starting on a 64-byte cache line, so that vector loads from them never straddle
+/// two lines (a `Vec<f32>` is only sure to be aligned to 4 bytes).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+struct Aligned {
+    buffer: Vec<f32>,
+    skip: usize,
+    len: usize,
+}
+
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+impl Aligned {
+    /// `len` zeros.
+    fn zeros(len: usize) -> Self {
+        let buffer = vec![0.0f32; len + 15];
+        let skip = buffer.as_ptr().align_offset(64).min(15);
+        Self { buffer, skip, len }
+    }
+
+    fn values(&self) -> &[f32] {
+        &self.buffer[self.skip..][..self.len]
+    }
+
+    fn values_mut(&mut self) -> &mut [f32] {
+        &mut self.buffer[self.skip..][..self.len]
+    }
+}
+
 thread_local! {
     /// Per-thread scratch reused between calls (taken out while in use, so a nested call
     /// on the same thread allocates its own instead of aliasing it).
@@ -399,11 +419,16 @@ thread_local! {
 /// Runs `f` on two scratch slices of `a` and `b` values (contents unspecified).
 fn with_scratch<T>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> T) -> T {
     let mut buffer = SCRATCH.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
-    if buffer.len() < a + b {
-        buffer.resize(a + b, 0.0);
+    // Both slices start on a 64-byte cache line (16 values of slack for the first; the
+    // second starts `a` rounded up to 16 values later), so that the micro-kernels' vector
+    // loads from them never straddle two lines.
+    let a_span = a.next_multiple_of(16);
+    if buffer.len() < a_span + b + 16 {
+        buffer.resize(a_span + b + 16, 0.0);
     }
-    let (first, rest) = buffer.split_at_mut(a);
-    let result = f(first, &mut rest[..b]);
+    let skip = buffer.as_ptr().align_offset(64).min(15);
+    let (first, rest) = buffer[skip..].split_at_mut(a_span);
+    let result = f(&mut first[..a], &mut rest[..b]);
     SCRATCH.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.len() < buffer.len() {
@@ -476,10 +501,10 @@ fn transpose_items(
     for item in 0..items {
         let block = &src[item * positions * channels..][..positions * channels];
         let out = &mut dst[item * channels * positions..][..channels * positions];
-        for (c, plane) in out.chunks_exact_mut(positions).enumerate() {
-            let shift = bias.map_or(0.0, |b| b[c]);
-            for (p, v) in plane.iter_mut().enumerate() {
-                *v = block[p * channels + c] + shift;
+        transpose(block, [positions, channels], channels, out, positions);
+        if let Some(bias) = bias {
+            for (plane, shift) in out.chunks_exact_mut(positions).zip(bias) {
+                plane.iter_mut().for_each(|v| *v += shift);
             }
         }
     }
@@ -664,6 +689,11 @@ pub fn conv2d(
     }
     let taps = win.kernel[0] * win.kernel[1];
     let weight = taps_major(weight, out_channels, win.channels, taps);
+    #[cfg(target_arch = "x86_64")]
+    if direct_forward(win, out_channels) {
+        conv2d_direct(win, x, &weight, out_channels, bias, &mut out);
+        return out;
+    }
     let (per_chunk, parallelism) = plan(items, positions);
     out.par_chunks_mut(per_chunk * out_channels * positions)
         .enumerate()
@@ -686,6 +716,167 @@ pub fn conv2d(
             });
         });
     out
+}
+
+/// Whether [`conv2d`] reads its windows straight from the padded images
+/// ([`conv2d_direct`]): on CPUs with AVX-512F, for long windows (short ones, a first layer's
+/// one channel, cost little to copy) and output channels in whole vectors of 16.
+#[cfg(target_arch = "x86_64")]
+fn direct_forward(win: &Windows, out_channels: usize) -> bool {
+    long_windows(win.rows()) && out_channels.is_multiple_of(16) && crate::math::avx512()
+}
+
+/// Where each window of `n` channels-last padded images laid end to end starts, item by item
+/// and position by position.
+#[cfg(target_arch = "x86_64")]
+fn window_starts(win: &Windows, n: usize) -> Vec<usize> {
+    let plen = padded_len(win);
+    let (_, wp) = padded_size(win);
+    let [sh, sw] = win.stride;
+    let [gh, gw] = win.grid;
+    let c = win.channels;
+    let mut starts = Vec::with_capacity(n * gh * gw);
+    for item in 0..n {
+        for y in 0..gh {
+            for x in 0..gw {
+                starts.push(item * plen + (y * sh * wp + x * sw) * c);
+            }
+        }
+    }
+    starts
+}
+
+/// [`conv2d`] by [`crate::direct`]'s micro-kernel: each chunk of items padded channels-last,
+/// its outputs computed tile by tile as `[(item, position), channel]`, then transposed into
+/// `out`; `weight` is taps-major.
+#[cfg(target_arch = "x86_64")]
+fn conv2d_direct(
+    win: &Windows,
+    x: &[f32],
+    weight: &[f32],
+    out_channels: usize,
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    use crate::direct::{Tile, rows_for, tile};
+    let (r, positions, image) = (win.rows(), win.positions(), win.image_len());
+    let items = out.len() / (out_channels * positions);
+    // The weight as `[R, out]`: one row per window value.
+    let mut packed = Aligned::zeros(r * out_channels);
+    transpose(
+        weight,
+        [out_channels, r],
+        r,
+        packed.values_mut(),
+        out_channels,
+    );
+    let packed = packed.values();
+    let (per_chunk, _) = plan(items, positions);
+    let plen = padded_len(win);
+    let (_, wp) = padded_size(win);
+    let c = win.channels;
+    let kh = win.kernel[0];
+    let run = win.kernel[1] * c;
+    out.par_chunks_mut(per_chunk * out_channels * positions)
+        .enumerate()
+        .for_each(|(chunk, out)| {
+            let n = out.len() / (out_channels * positions);
+            let first = chunk * per_chunk;
+            with_scratch(n * plen, n * positions * out_channels, |padded, product| {
+                padded.fill(0.0);
+                for (item, dst) in padded.chunks_exact_mut(plen).enumerate() {
+                    pad_channels_last(win, &x[(first + item) * image..][..image], dst);
+                }
+                let starts = window_starts(win, n);
+                for o0 in (0..out_channels).step_by(64) {
+                    let vectors = ((out_channels - o0) / 16).min(4);
+                    let m = rows_for(vectors);
+                    // One kernel row at a time over every tile: its block of the weight
+                    // (`kw · channels` rows, 32 KB for conv2) stays in the L1 cache.
+                    for ky in 0..kh {
+                        for (t, starts) in starts.chunks(m).enumerate() {
+                            let at = Tile {
+                                starts,
+                                row_step: wp * c,
+                                kernel_rows: ky..ky + 1,
+                                run,
+                                accumulate: ky > 0,
+                            };
+                            tile(
+                                padded,
+                                &at,
+                                packed,
+                                out_channels,
+                                o0,
+                                vectors,
+                                &mut product[t * m * out_channels..],
+                            );
+                        }
+                    }
+                }
+                transpose_items(product, n, out_channels, positions, bias, out);
+            });
+        });
+}
+
+/// Whether [`conv2d_backward`] computes the weight gradient by [`weight_grad_direct`]: the
+/// conditions of [`direct_forward`].
+fn direct_weight_grad(win: &Windows, out_channels: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        direct_forward(win, out_channels)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (win, out_channels);
+        false
+    }
+}
+
+/// Adds the weight gradient of items `first..first + n` to `dwt` (`[R, out]`, taps-major
+/// rows) by [`crate::direct`]'s micro-kernel, reading the windows from the padded images;
+/// `dyt` is the items' output gradient as `[(item, position), out]`. Only where
+/// [`direct_weight_grad`] holds.
+#[cfg(target_arch = "x86_64")]
+fn weight_grad_direct(
+    win: &Windows,
+    x: &[f32],
+    dyt: &[f32],
+    [first, n]: [usize; 2],
+    out_channels: usize,
+    dwt: &mut [f32],
+) {
+    use crate::direct::{MR, POSITION_BLOCK, weight_tile};
+    let image = win.image_len();
+    let c = win.channels;
+    let run = win.kernel[1] * c;
+    let plen = padded_len(win);
+    let (_, wp) = padded_size(win);
+    let starts = window_starts(win, n);
+    with_zeroed(n * plen, |padded| {
+        for (item, dst) in padded.chunks_exact_mut(plen).enumerate() {
+            pad_channels_last(win, &x[(first + item) * image..][..image], dst);
+        }
+        for (block, starts) in starts.chunks(POSITION_BLOCK).enumerate() {
+            let dyt = &dyt[block * POSITION_BLOCK * out_channels..];
+            for ky in 0..win.kernel[0] {
+                for k in (0..run).step_by(MR) {
+                    for o0 in (0..out_channels).step_by(64) {
+                        weight_tile(
+                            padded,
+                            starts,
+                            ky * wp * c + k,
+                            dyt,
+                            out_channels,
+                            [ky * run + k, MR.min(run - k)],
+                            [o0, ((out_channels - o0) / 16).min(4)],
+                            dwt,
+                        );
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Whether a product with the window rows as its long operand should put them first:
@@ -730,57 +921,260 @@ pub fn conv2d_backward(
     let weight = taps_major(weight, out_channels, win.channels, taps);
     let (per_chunk, parallelism) = plan(items, positions);
     let weight_len = if wanted.weight { out_channels * r } else { 0 };
+    // The bias gradient is summed per chunk after the weight's, in the same fixed groups.
+    let bias_len = if wanted.bias { out_channels } else { 0 };
+    // With a micro-kernel, the output gradient is taken as `[(item, position), out]` (its
+    // rows feed the kernels and the input gradient's product alike), else as `[out, (item,
+    // position)]`; with the weight gradient's micro-kernel that gradient is summed as `[R,
+    // out]`, else as `[out, R]`.
+    let direct_w = wanted.weight && direct_weight_grad(win, out_channels);
+    let direct_x = wanted.x && direct_input_grad(win, out_channels);
+    let by_rows = direct_w || direct_x;
+    #[cfg(target_arch = "x86_64")]
+    let phases = direct_x.then(|| input_grad_phases(win, &weight, out_channels));
     let (dx, dw) = backward_chunks(
         items,
         per_chunk,
         image,
         wanted.x,
-        weight_len,
+        weight_len + bias_len,
         |first, n, dx, dw| {
             let ld = n * positions;
+            let grads = &grad[first * grad_len..][..n * grad_len];
+            let (dw, db) = dw.split_at_mut(weight_len);
+            if wanted.bias {
+                let sums = channel_sums(grads, out_channels, positions);
+                db.iter_mut()
+                    .zip(sums)
+                    .for_each(|(total, sum)| *total += sum);
+            }
             with_scratch(ld * r, out_channels * ld, |rows, dy| {
-                interleave(
-                    &grad[first * grad_len..][..n * grad_len],
-                    n,
-                    out_channels,
-                    positions,
-                    dy,
-                );
-                if wanted.weight {
+                // The output gradient as `[out, ld]` and as `[ld, out]`.
+                let (dy_t, dy_rows) = if by_rows {
+                    for (src, dst) in grads
+                        .chunks_exact(grad_len)
+                        .zip(dy.chunks_exact_mut(grad_len))
+                    {
+                        transpose(src, [out_channels, positions], positions, dst, out_channels);
+                    }
+                    (
+                        View::transposed(dy, out_channels),
+                        View::rows(dy, out_channels),
+                    )
+                } else {
+                    interleave(grads, n, out_channels, positions, dy);
+                    (View::rows(dy, ld), View::transposed(dy, ld))
+                };
+                if direct_w {
+                    #[cfg(target_arch = "x86_64")]
+                    weight_grad_direct(win, x, dy, [first, n], out_channels, dw);
+                } else if wanted.weight {
                     rows_of_items(win, x, first, n, rows);
                     let dims = [out_channels, r, ld];
-                    matmul(
-                        dims,
-                        dw,
-                        View::rows(dy, ld),
-                        View::rows(rows, r),
-                        true,
-                        parallelism,
-                    );
+                    matmul(dims, dw, dy_t, View::rows(rows, r), true, parallelism);
                 }
-                if let Some(dx) = dx {
-                    let dims = [ld, r, out_channels];
-                    matmul(
-                        dims,
-                        rows,
-                        View::transposed(dy, ld),
-                        View::rows(&weight, r),
-                        false,
-                        parallelism,
-                    );
-                    items_of_rows(win, rows, dx);
+                let Some(dx) = dx else { return };
+                #[cfg(target_arch = "x86_64")]
+                if let Some(phases) = &phases {
+                    input_grad_direct(win, phases, dy, n, out_channels, rows, dx);
+                    return;
                 }
+                let dims = [ld, r, out_channels];
+                matmul(
+                    dims,
+                    rows,
+                    dy_rows,
+                    View::rows(&weight, r),
+                    false,
+                    parallelism,
+                );
+                items_of_rows(win, rows, dx);
             });
         },
     );
+    let db = dw[weight_len..].to_vec();
+    let weight_grad = || {
+        let dw = &dw[..weight_len];
+        let dw = if direct_w {
+            let mut rows_first = vec![0.0f32; weight_len];
+            transpose(dw, [r, out_channels], out_channels, &mut rows_first, r);
+            Cow::Owned(rows_first)
+        } else {
+            Cow::Borrowed(dw)
+        };
+        channels_major(&dw, out_channels, win.channels, taps)
+    };
     ConvGrads {
         x: wanted.x.then_some(dx),
-        weight: wanted
-            .weight
-            .then(|| channels_major(&dw, out_channels, win.channels, taps)),
-        bias: wanted
-            .bias
-            .then(|| channel_sums(grad, out_channels, positions)),
+        weight: wanted.weight.then(weight_grad),
+        bias: wanted.bias.then_some(db),
+    }
+}
+
+/// Whether [`conv2d_backward`] computes the input gradient by [`input_grad_direct`]: on CPUs
+/// with AVX-512F, for long windows and input channels in whole vectors of 16.
+fn direct_input_grad(win: &Windows, out_channels: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        long_windows(win.rows())
+            && win.channels.is_multiple_of(16)
+            && out_channels > 0
+            && crate::math::avx512()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (win, out_channels);
+        false
+    }
+}
+
+/// The input gradient of a convolution split by phase: the image pixels `(Y, X)` (padded
+/// coordinates) with `Y mod sh = a` and `X mod sw = b` are reached by the kernel taps `ky = a +
+/// sh · t`, `kx = b + sw · u` alone, from grid position `(Y div sh − t, X div sw − u)`. Each
+/// phase is then a stride-1 convolution of the output gradient (channels-last, zero-bordered)
+/// by a `taps[0] × taps[1]` kernel, flipped, over `out` channels into `channels`.
+#[cfg(target_arch = "x86_64")]
+struct Phases {
+    /// Kernel rows and columns of every phase: `⌈kh / sh⌉`, `⌈kw / sw⌉` (taps beyond the
+    /// kernel are zero).
+    taps: [usize; 2],
+    /// Per phase `(a, b)`, row-major: its kernel as `[t′, u′, out]` rows of `channels`
+    /// values, `t′ = taps[0] − 1 − t` (so that window rows run down the gradient image).
+    weights: Vec<Aligned>,
+    /// Height and width of the bordered gradient image, and its border above and left.
+    grid: [usize; 2],
+    border: [usize; 2],
+}
+
+/// [`Phases`] of `win` from the taps-major weight `[out, kh, kw, channels]`.
+#[cfg(target_arch = "x86_64")]
+fn input_grad_phases(win: &Windows, weight: &[f32], out_channels: usize) -> Phases {
+    let [kh, kw] = win.kernel;
+    let [sh, sw] = win.stride;
+    let [ph, pw] = win.padding;
+    let [h, w] = win.image;
+    let [gh, gw] = win.grid;
+    let c = win.channels;
+    let taps = [kh.div_ceil(sh), kw.div_ceil(sw)];
+    let mut weights = Vec::with_capacity(sh * sw);
+    for a in 0..sh {
+        for b in 0..sw {
+            let mut phase = Aligned::zeros(taps[0] * taps[1] * out_channels * c);
+            let values = phase.values_mut();
+            for t2 in 0..taps[0] {
+                for u2 in 0..taps[1] {
+                    let ky = a + sh * (taps[0] - 1 - t2);
+                    let kx = b + sw * (taps[1] - 1 - u2);
+                    if ky >= kh || kx >= kw {
+                        continue;
+                    }
+                    for o in 0..out_channels {
+                        let src = &weight[((o * kh + ky) * kw + kx) * c..][..c];
+                        values[((t2 * taps[1] + u2) * out_channels + o) * c..][..c]
+                            .copy_from_slice(src);
+                    }
+                }
+            }
+            weights.push(phase);
+        }
+    }
+    // Grid rows reached: from Y div sh − (taps − 1) for the top image row to Y div sh for the
+    // bottom one; those outside the grid read the zero border.
+    let border = [taps[0] - 1, taps[1] - 1];
+    let below = ((ph + h - 1) / sh + 1).saturating_sub(gh);
+    let right = ((pw + w - 1) / sw + 1).saturating_sub(gw);
+    Phases {
+        taps,
+        weights,
+        grid: [gh + border[0] + below, gw + border[1] + right],
+        border,
+    }
+}
+
+/// The input gradient of `n` items into `dx` (NCHW) from `dyt` (`[(item, position), out]`),
+/// phase by phase with [`crate::direct`]'s forward micro-kernel; `scratch` holds at least
+/// the items' channels-last input gradient twice over.
+#[cfg(target_arch = "x86_64")]
+fn input_grad_direct(
+    win: &Windows,
+    phases: &Phases,
+    dyt: &[f32],
+    n: usize,
+    out_channels: usize,
+    scratch: &mut [f32],
+    dx: &mut [f32],
+) {
+    use crate::direct::{Tile, rows_for, tile};
+    let [h, w] = win.image;
+    let [ph, pw] = win.padding;
+    let [sh, sw] = win.stride;
+    let [gh, gw] = win.grid;
+    let c = win.channels;
+    let [bh, bw] = phases.border;
+    let [rows_b, cols_b] = phases.grid;
+    let grid_len = rows_b * cols_b * out_channels;
+    let pixels = h * w;
+    // The im2row scratch is large enough unless the windows skip pixels (stride > kernel).
+    let need = n * pixels * c + rows_for(1) * c;
+    let mut own = Vec::new();
+    let scratch = if scratch.len() >= need {
+        scratch
+    } else {
+        own.resize(need, 0.0);
+        &mut own[..]
+    };
+    let (channels_last, tile_out) = scratch.split_at_mut(n * pixels * c);
+    with_zeroed(n * grid_len, |bordered| {
+        for (item, dst) in bordered.chunks_exact_mut(grid_len).enumerate() {
+            for y in 0..gh {
+                dst[((y + bh) * cols_b + bw) * out_channels..][..gw * out_channels]
+                    .copy_from_slice(
+                        &dyt[(item * gh + y) * gw * out_channels..][..gw * out_channels],
+                    );
+            }
+        }
+        let mut starts = Vec::new();
+        let mut targets = Vec::new();
+        for a in 0..sh {
+            for b in 0..sw {
+                starts.clear();
+                targets.clear();
+                for item in 0..n {
+                    for yy in (0..h).filter(|yy| (yy + ph) % sh == a) {
+                        for xx in (0..w).filter(|xx| (xx + pw) % sw == b) {
+                            let (gy, gx) = ((yy + ph) / sh, (xx + pw) / sw);
+                            starts.push(item * grid_len + (gy * cols_b + gx) * out_channels);
+                            targets.push((item * pixels + yy * w + xx) * c);
+                        }
+                    }
+                }
+                let weight = phases.weights[a * sw + b].values();
+                for o0 in (0..c).step_by(64) {
+                    let vectors = ((c - o0) / 16).min(4);
+                    let m = rows_for(vectors);
+                    for (starts, targets) in starts.chunks(m).zip(targets.chunks(m)) {
+                        let at = Tile {
+                            starts,
+                            row_step: cols_b * out_channels,
+                            kernel_rows: 0..phases.taps[0],
+                            run: phases.taps[1] * out_channels,
+                            accumulate: false,
+                        };
+                        tile(bordered, &at, weight, c, o0, vectors, tile_out);
+                        for (i, &target) in targets.iter().enumerate() {
+                            channels_last[target + o0..][..16 * vectors]
+                                .copy_from_slice(&tile_out[i * c + o0..][..16 * vectors]);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    for (src, dst) in channels_last
+        .chunks_exact(pixels * c)
+        .zip(dx.chunks_exact_mut(pixels * c))
+    {
+        transpose(src, [pixels, c], c, dst, pixels);
     }
 }
 
@@ -1050,7 +1444,7 @@ const STACK_ROWS: usize = 512;
 /// Layers of [`linear`] applied in turn to `x` (`rows × inputs`, row-major), for inference.
 ///
 /// When the batch is large enough to split, each thread takes its own rows through every
-/// layer, [`STACK_ROWS`] at a time, with the values between layers in a scratch buffer kept
+/// layer, `STACK_ROWS` (512) at a time, with the values between layers in a scratch buffer kept
 /// per thread: no synchronization and no allocation between layers, and a layer's input still
 /// in the cache of the thread that wrote it. Otherwise layer after layer, as [`linear`].
 ///
@@ -1291,11 +1685,51 @@ mod tests {
         }
     }
 
+    /// The AVX-512 path ([`conv2d_direct`], taken for long windows and whole vectors of 16
+    /// output channels) on tiles cut short at the end of the batch, channel blocks of one,
+    /// three and four + one vectors, and window rows that are no multiple of 16 values.
+    #[test]
+    fn long_windows_match_the_definition() {
+        for (out_channels, stride, padding, kernel) in
+            [(16, 1, 0, 3), (48, 2, 1, 4), (80, 2, 2, 3), (64, 3, 1, 5)]
+        {
+            let win = Windows::conv(
+                24,
+                [9, 8],
+                [kernel, kernel - 1],
+                [stride, stride],
+                [padding, padding],
+            )
+            .expect("windows fit");
+            assert!(long_windows(win.rows()));
+            let items = 5;
+            let x = values(items * win.image_len(), 3);
+            let weight = values(out_channels * win.rows(), 7);
+            let bias = values(out_channels, 11);
+            let out = conv2d(&win, items, &x, &weight, out_channels, Some(&bias));
+            for item in 0..items {
+                let expected = direct(
+                    &win,
+                    &x[item * win.image_len()..][..win.image_len()],
+                    &weight,
+                    out_channels,
+                );
+                let got = &out[item * expected.len()..][..expected.len()];
+                for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
+                    let b = b + bias[i / win.positions()];
+                    assert!((a - b).abs() < 1e-4, "{win:?} {out_channels}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn weight_gradients_repeat_bit_for_bit() {
-        // conv-ae's first and last layers at batch 128: dozens of chunks over the pool, whose
-        // weight gradients must be summed in the same order on every call.
+        // conv-ae's first, second (the micro-kernels' path on AVX-512) and last layers at
+        // batch 128: dozens of chunks over the pool, whose weight and bias gradients must be
+        // summed in the same order on every call.
         let conv = Windows::conv(1, [28, 28], [4, 4], [2, 2], [1, 1]).expect("windows");
+        let conv2 = Windows::conv(32, [14, 14], [4, 4], [2, 2], [1, 1]).expect("windows");
         let deconv =
             Windows::conv_transpose(1, [14, 14], [4, 4], [2, 2], [1, 1], [0, 0]).expect("windows");
         let wanted = Wanted {
@@ -1307,18 +1741,25 @@ mod tests {
         let image = values(items * 784, 1);
         let maps = values(items * 32 * 196, 2);
         let weight = values(32 * 16, 3);
-        let grads = [values(items * 32 * 196, 4), values(items * 784, 5)];
-        let run = |which: usize| -> (Option<Vec<u32>>, Option<Vec<u32>>) {
+        let weight2 = values(64 * 512, 6);
+        let grads = [
+            values(items * 32 * 196, 4),
+            values(items * 784, 5),
+            values(items * 64 * 49, 7),
+        ];
+        type Bits = Option<Vec<u32>>;
+        let run = |which: usize| -> (Bits, Bits, Bits) {
             let out = match which {
                 0 => conv2d_backward(&conv, items, &image, &weight, 32, &grads[0], wanted),
+                2 => conv2d_backward(&conv2, items, &maps, &weight2, 64, &grads[2], wanted),
                 _ => {
                     conv_transpose2d_backward(&deconv, items, &maps, &weight, 32, &grads[1], wanted)
                 }
             };
             let bits = |v: Option<Vec<f32>>| v.map(|v| v.iter().map(|x| x.to_bits()).collect());
-            (bits(out.weight), bits(out.x))
+            (bits(out.weight), bits(out.x), bits(out.bias))
         };
-        for which in 0..2 {
+        for which in 0..3 {
             let first = run(which);
             for _ in 0..20 {
                 assert!(

@@ -8,7 +8,9 @@
 //! batch-swapped tensors), which on two cores takes several times the forward. Here both
 //! directions of [`conv2d`] and [`conv_transpose2d`] are im2row / row2im on channels-last
 //! windows around a packed matrix product ([`cpu`]), registered with burn's autodiff graph as
-//! one operation with its own backward.
+//! one operation with its own backward. On CPUs with AVX-512, a convolution over many
+//! channels (conv-ae's second layer) skips the window copies: micro-kernels read the windows
+//! where they lie for its forward pass and both gradients.
 //!
 //! [`conv2d`] and [`conv_transpose2d`] take burn tensors of any backend. On
 //! `Autodiff<Flex>` (training) and `Flex` (inference) with `f32` values, groups 1 and
@@ -42,11 +44,14 @@
 
 pub mod adamw;
 pub mod cpu;
+#[cfg(target_arch = "x86_64")]
+mod direct;
 #[cfg(feature = "flex")]
 mod flex;
 pub mod loss;
 pub mod math;
 pub mod sigmoid;
+mod transpose;
 
 pub use adamw::{AdamMoments, AdamWHyper, adamw_step};
 use burn::tensor::backend::Backend;

@@ -77,6 +77,12 @@ pub(crate) fn avx512() -> bool {
     }
 }
 
+/// Whether this CPU has AVX (detected once, cached by std).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx() -> bool {
+    std::arch::is_x86_feature_detected!("avx")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -148,6 +148,34 @@ fn conv_transpose2d_values_and_gradients_match_burns() {
     assert!(checked >= 60, "only {checked} cases ran");
 }
 
+/// The AVX-512 micro-kernels' shapes (taken where the CPU has AVX-512F, the im2row path
+/// elsewhere): output channels in one to five vectors of 16 for the forward, window rows of
+/// 32 to 128 values (one to four vectors, two blocks) for the weight gradient, output channels
+/// in panels of six with a remainder, and batches whose windows span several blocks of 128.
+#[test]
+fn whole_vector_channels_match_burns() {
+    for (batch, channels, out, [kh, kw], stride, padding) in [
+        (3, 16, 32, [3, 3], 1, 1),
+        (5, 32, 48, [4, 4], 2, 1),
+        (4, 24, 16, [2, 2], 2, 0),
+        (2, 16, 80, [5, 3], 1, 2),
+        (6, 32, 13, [3, 4], 1, 0),
+    ] {
+        let case = Case {
+            x: [batch, channels, 9, 7],
+            weight: [out, channels, kh, kw],
+            bias: true,
+        };
+        let options = ConvOptions::new([stride, stride], [padding, padding], [1, 1], 1);
+        compare(
+            &format!("conv2d {channels}→{out} kernel {kh}x{kw} stride {stride} batch {batch}"),
+            &case,
+            |x, w, b| conv2d(x, w, b, options.clone()),
+            |x, w, b| module::conv2d(x, w, b, options.clone()),
+        );
+    }
+}
+
 #[test]
 fn the_models_layers_match_at_batch_128() {
     // conv-ae's four layers, as in benches/examples/conv_ops.rs.
