@@ -129,12 +129,49 @@ thread_local! {
 
 /// Runs `f` on a zeroed buffer of `len` values, taken from this thread's spare one.
 fn with_zeroed<T>(len: usize, f: impl FnOnce(&mut [f32]) -> T) -> T {
+    with_padded(len, true, f)
+}
+
+/// Runs `f` on a buffer of `len` values taken from this thread's spare one: zeroed with
+/// `zero`, else holding whatever it held.
+fn with_padded<T>(len: usize, zero: bool, f: impl FnOnce(&mut [f32]) -> T) -> T {
     let mut buffer = PADDED.with(|cell| std::mem::take(&mut *cell.borrow_mut()));
-    buffer.clear();
-    buffer.resize(len, 0.0);
-    let result = f(&mut buffer);
+    if zero {
+        buffer.clear();
+    }
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    let result = f(&mut buffer[..len]);
     PADDED.with(|cell| *cell.borrow_mut() = buffer);
     result
+}
+
+/// Zeroes the frame of a `[rows, cols, c]` image around its `[inner_h, inner_w]` interior at
+/// `(top, left)`: what a padded copy of an image holds besides the image.
+#[cfg(target_arch = "x86_64")]
+fn zero_frame(
+    image: &mut [f32],
+    [rows, cols, c]: [usize; 3],
+    [top, left]: [usize; 2],
+    [inner_h, inner_w]: [usize; 2],
+) {
+    let row = cols * c;
+    image[..top * row].fill(0.0);
+    image[(top + inner_h) * row..rows * row].fill(0.0);
+    for y in top..top + inner_h {
+        let line = &mut image[y * row..][..row];
+        line[..left * c].fill(0.0);
+        line[(left + inner_w) * c..].fill(0.0);
+    }
+}
+
+/// [`pad_channels_last`], then the padding zeroed: the whole padded image written.
+#[cfg(target_arch = "x86_64")]
+fn pad_with_frame(win: &Windows, image: &[f32], padded: &mut [f32]) {
+    let (hp, wp) = padded_size(win);
+    pad_channels_last(win, image, padded);
+    zero_frame(padded, [hp, wp, win.channels], win.padding, win.image);
 }
 
 /// Height and width of the image with its padding.
@@ -626,7 +663,7 @@ fn backward_chunks(
     body: impl Fn(usize, usize, Option<&mut [f32]>, &mut [f32]) + Send + Sync,
 ) -> (Vec<f32>, Vec<f32>) {
     let mut dx = if want_x {
-        vec![0.0f32; items * x_len]
+        parallel_zeros(items * x_len)
     } else {
         Vec::new()
     };
@@ -660,11 +697,45 @@ fn backward_chunks(
             dw
         })
         .collect();
-    let dw = partials
-        .into_iter()
-        .reduce(add_partials)
-        .unwrap_or_else(|| vec![0.0f32; weight_len]);
-    (dx, dw)
+    (dx, sum_in_order(partials, weight_len))
+}
+
+/// `len` zeros, written by rayon's threads side by side (a large allocation reused from the
+/// heap is zeroed by one thread otherwise, while the others wait).
+fn parallel_zeros(len: usize) -> Vec<f32> {
+    let mut values = Vec::with_capacity(len);
+    values.spare_capacity_mut()[..len]
+        .par_chunks_mut(1 << 16)
+        .for_each(|chunk| {
+            chunk.iter_mut().for_each(|v| {
+                v.write(0.0);
+            })
+        });
+    // SAFETY: the loop above initialized all `len` values.
+    unsafe { values.set_len(len) };
+    values
+}
+
+/// The elementwise sum of `partials` (each of `len` values), every element summed in the
+/// partials' order, in slices of elements side by side on rayon's threads.
+fn sum_in_order(mut partials: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    if partials.is_empty() {
+        return vec![0.0; len];
+    }
+    let mut total = partials.remove(0);
+    const SLICE: usize = 4096;
+    total
+        .par_chunks_mut(SLICE)
+        .enumerate()
+        .for_each(|(i, slice)| {
+            for partial in &partials {
+                slice
+                    .iter_mut()
+                    .zip(&partial[i * SLICE..])
+                    .for_each(|(t, v)| *t += v);
+            }
+        });
+    total
 }
 
 /// Groups in which [`backward_chunks`] sums its chunks' weight gradients.
@@ -783,9 +854,8 @@ fn conv2d_direct(
             let n = out.len() / (out_channels * positions);
             let first = chunk * per_chunk;
             with_scratch(n * plen, n * positions * out_channels, |padded, product| {
-                padded.fill(0.0);
                 for (item, dst) in padded.chunks_exact_mut(plen).enumerate() {
-                    pad_channels_last(win, &x[(first + item) * image..][..image], dst);
+                    pad_with_frame(win, &x[(first + item) * image..][..image], dst);
                 }
                 let starts = window_starts(win, n);
                 for o0 in (0..out_channels).step_by(64) {
@@ -846,18 +916,19 @@ fn weight_grad_direct(
     out_channels: usize,
     dwt: &mut [f32],
 ) {
-    use crate::direct::{MR, POSITION_BLOCK, weight_tile};
+    use crate::direct::{MR, POSITION_BLOCK, Starts, weight_tile};
     let image = win.image_len();
     let c = win.channels;
     let run = win.kernel[1] * c;
     let plen = padded_len(win);
     let (_, wp) = padded_size(win);
     let starts = window_starts(win, n);
-    with_zeroed(n * plen, |padded| {
+    with_padded(n * plen, false, |padded| {
         for (item, dst) in padded.chunks_exact_mut(plen).enumerate() {
-            pad_channels_last(win, &x[(first + item) * image..][..image], dst);
+            pad_with_frame(win, &x[(first + item) * image..][..image], dst);
         }
         for (block, starts) in starts.chunks(POSITION_BLOCK).enumerate() {
+            let starts = Starts::new(starts);
             let dyt = &dyt[block * POSITION_BLOCK * out_channels..];
             for ky in 0..win.kernel[0] {
                 for k in (0..run).step_by(MR) {
@@ -891,12 +962,6 @@ fn long_windows(r: usize) -> bool {
 fn padded_len(win: &Windows) -> usize {
     let (hp, wp) = padded_size(win);
     hp * wp * win.channels
-}
-
-/// Sums of per-thread partial weight gradients.
-fn add_partials(mut a: Vec<f32>, b: Vec<f32>) -> Vec<f32> {
-    a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-    a
 }
 
 /// Gradients of [`conv2d`] from `grad` `[items, out, grid positions]`.
@@ -1124,8 +1189,9 @@ fn input_grad_direct(
         &mut own[..]
     };
     let (channels_last, tile_out) = scratch.split_at_mut(n * pixels * c);
-    with_zeroed(n * grid_len, |bordered| {
+    with_padded(n * grid_len, false, |bordered| {
         for (item, dst) in bordered.chunks_exact_mut(grid_len).enumerate() {
+            zero_frame(dst, [rows_b, cols_b, out_channels], [bh, bw], [gh, gw]);
             for y in 0..gh {
                 dst[((y + bh) * cols_b + bw) * out_channels..][..gw * out_channels]
                     .copy_from_slice(

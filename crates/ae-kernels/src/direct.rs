@@ -176,6 +176,21 @@ unsafe fn kernel<const M: usize, const V: usize>(
 /// window values runs over them.
 pub(crate) const POSITION_BLOCK: usize = 128;
 
+/// Window offsets with the largest of them, found once, so that each kernel call checks its
+/// reads in constant time.
+#[derive(Clone, Copy)]
+pub(crate) struct Starts<'a> {
+    list: &'a [usize],
+    max: usize,
+}
+
+impl<'a> Starts<'a> {
+    pub(crate) fn new(list: &'a [usize]) -> Self {
+        let max = list.iter().copied().max().unwrap_or(0);
+        Self { list, max }
+    }
+}
+
 /// `dwt[k, o] += Σ_p window_p[k] · dyt[p, o]` for `rows ≤ MR` window values `k0..k0 + rows`,
 /// which lie at `offset..offset + rows` of each window in `padded` (one kernel row), and the
 /// output channels `o0..o0 + 16 · vectors`: `starts` are the windows' offsets in `padded`,
@@ -186,7 +201,7 @@ pub(crate) const POSITION_BLOCK: usize = 128;
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn weight_tile(
     padded: &[f32],
-    starts: &[usize],
+    starts: Starts,
     offset: usize,
     dyt: &[f32],
     pitch: usize,
@@ -196,9 +211,10 @@ pub(crate) fn weight_tile(
 ) {
     let width = o0 + 16 * vectors;
     assert!(
-        starts.iter().all(|s| s + offset + rows <= padded.len()),
+        starts.list.is_empty() || starts.max + offset + rows <= padded.len(),
         "direct conv: window outside the padded image"
     );
+    let starts = starts.list;
     assert!(
         (1..=4).contains(&vectors)
             && width <= pitch
