@@ -700,8 +700,9 @@ fn backward_chunks(
     (dx, sum_in_order(partials, weight_len))
 }
 
-/// `len` zeros, written by rayon's threads side by side (a large allocation reused from the
-/// heap is zeroed by one thread otherwise, while the others wait).
+/// `len` zeros, written by rayon's threads side by side: a large allocation that the
+/// allocator reuses from its heap is otherwise zeroed by the calling thread alone while the
+/// other waits (conv1's 3.2 MB output: its forward went from 0.68–0.86 to 0.53–0.61 ms).
 fn parallel_zeros(len: usize) -> Vec<f32> {
     let mut values = Vec::with_capacity(len);
     values.spare_capacity_mut()[..len]
@@ -754,7 +755,7 @@ pub fn conv2d(
     let (r, positions, image) = (win.rows(), win.positions(), win.image_len());
     assert_eq!(x.len(), items * image, "conv2d: input size");
     assert_eq!(weight.len(), out_channels * r, "conv2d: weight size");
-    let mut out = vec![0.0f32; items * out_channels * positions];
+    let mut out = parallel_zeros(items * out_channels * positions);
     if out.is_empty() {
         return out;
     }
@@ -1262,7 +1263,7 @@ pub fn conv_transpose2d(
         in_channels * r,
         "conv_transpose2d: weight size"
     );
-    let mut out = vec![0.0f32; items * image];
+    let mut out = parallel_zeros(items * image);
     if out.is_empty() {
         return out;
     }
