@@ -420,6 +420,11 @@ unsafe fn product(
     }
 }
 
+/// How many values into `buffer` the first 64-byte cache line starts (at most 15).
+fn to_cache_line(buffer: &[f32]) -> usize {
+    buffer.as_ptr().align_offset(64).min(15)
+}
+
 /// Values starting on a 64-byte cache line, so that vector loads from them never straddle
 /// two lines (a `Vec<f32>` is only sure to be aligned to 4 bytes).
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -434,7 +439,7 @@ impl Aligned {
     /// `len` zeros.
     fn zeros(len: usize) -> Self {
         let buffer = vec![0.0f32; len + 15];
-        let skip = buffer.as_ptr().align_offset(64).min(15);
+        let skip = to_cache_line(&buffer);
         Self { buffer, skip, len }
     }
 
@@ -463,7 +468,7 @@ fn with_scratch<T>(a: usize, b: usize, f: impl FnOnce(&mut [f32], &mut [f32]) ->
     if buffer.len() < a_span + b + 16 {
         buffer.resize(a_span + b + 16, 0.0);
     }
-    let skip = buffer.as_ptr().align_offset(64).min(15);
+    let skip = to_cache_line(&buffer);
     let (first, rest) = buffer[skip..].split_at_mut(a_span);
     let result = f(&mut first[..a], &mut rest[..b]);
     SCRATCH.with(|cell| {
@@ -762,7 +767,7 @@ pub fn conv2d(
     let taps = win.kernel[0] * win.kernel[1];
     let weight = taps_major(weight, out_channels, win.channels, taps);
     #[cfg(target_arch = "x86_64")]
-    if direct_forward(win, out_channels) {
+    if direct_applies(win, out_channels) {
         conv2d_direct(win, x, &weight, out_channels, bias, &mut out);
         return out;
     }
@@ -790,12 +795,23 @@ pub fn conv2d(
     out
 }
 
-/// Whether [`conv2d`] reads its windows straight from the padded images
-/// ([`conv2d_direct`]): on CPUs with AVX-512F, for long windows (short ones, a first layer's
-/// one channel, cost little to copy) and output channels in whole vectors of 16.
-#[cfg(target_arch = "x86_64")]
-fn direct_forward(win: &Windows, out_channels: usize) -> bool {
-    long_windows(win.rows()) && out_channels.is_multiple_of(16) && crate::math::avx512()
+/// Whether [`crate::direct`]'s micro-kernels run a convolution over `win` whose vector side
+/// has `channels` channels (the output's for the forward and the weight gradient, the input's
+/// for the input gradient): on x86-64 CPUs with AVX-512F, for long windows (short ones, a first
+/// layer's one channel, cost little to copy) and channels in whole vectors of 16.
+fn direct_applies(win: &Windows, channels: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        long_windows(win.rows())
+            && channels > 0
+            && channels.is_multiple_of(16)
+            && crate::math::avx512()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (win, channels);
+        false
+    }
 }
 
 /// Where each window of `n` channels-last padded images laid end to end starts, item by item
@@ -890,24 +906,10 @@ fn conv2d_direct(
         });
 }
 
-/// Whether [`conv2d_backward`] computes the weight gradient by [`weight_grad_direct`]: the
-/// conditions of [`direct_forward`].
-fn direct_weight_grad(win: &Windows, out_channels: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        direct_forward(win, out_channels)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (win, out_channels);
-        false
-    }
-}
-
 /// Adds the weight gradient of items `first..first + n` to `dwt` (`[R, out]`, taps-major
 /// rows) by [`crate::direct`]'s micro-kernel, reading the windows from the padded images;
 /// `dyt` is the items' output gradient as `[(item, position), out]`. Only where
-/// [`direct_weight_grad`] holds.
+/// [`direct_applies`] holds for the output channels.
 #[cfg(target_arch = "x86_64")]
 fn weight_grad_direct(
     win: &Windows,
@@ -993,8 +995,8 @@ pub fn conv2d_backward(
     // rows feed the kernels and the input gradient's product alike), else as `[out, (item,
     // position)]`; with the weight gradient's micro-kernel that gradient is summed as `[R,
     // out]`, else as `[out, R]`.
-    let direct_w = wanted.weight && direct_weight_grad(win, out_channels);
-    let direct_x = wanted.x && direct_input_grad(win, out_channels);
+    let direct_w = wanted.weight && direct_applies(win, out_channels);
+    let direct_x = wanted.x && out_channels > 0 && direct_applies(win, win.channels);
     let by_rows = direct_w || direct_x;
     #[cfg(target_arch = "x86_64")]
     let phases = direct_x.then(|| input_grad_phases(win, &weight, out_channels));
@@ -1074,23 +1076,6 @@ pub fn conv2d_backward(
         x: wanted.x.then_some(dx),
         weight: wanted.weight.then(weight_grad),
         bias: wanted.bias.then_some(db),
-    }
-}
-
-/// Whether [`conv2d_backward`] computes the input gradient by [`input_grad_direct`]: on CPUs
-/// with AVX-512F, for long windows and input channels in whole vectors of 16.
-fn direct_input_grad(win: &Windows, out_channels: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        long_windows(win.rows())
-            && win.channels.is_multiple_of(16)
-            && out_channels > 0
-            && crate::math::avx512()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (win, out_channels);
-        false
     }
 }
 

@@ -19,6 +19,36 @@ use std::arch::x86_64::{
     __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
+/// `$go!(rows, v)` for the run-time `rows` (1 to 6) as a literal: one instantiation of a
+/// kernel per size. The callers assert the bounds; the last arm takes the largest size.
+macro_rules! by_rows {
+    ($go:ident, $rows:expr, $v:literal) => {
+        match $rows {
+            1 => $go!(1, $v),
+            2 => $go!(2, $v),
+            3 => $go!(3, $v),
+            4 => $go!(4, $v),
+            5 => $go!(5, $v),
+            _ => $go!(6, $v),
+        }
+    };
+}
+
+/// [`by_rows`] for 1 to 12 rows.
+macro_rules! by_rows_wide {
+    ($go:ident, $rows:expr, $v:literal) => {
+        match $rows {
+            1..=6 => by_rows!($go, $rows, $v),
+            7 => $go!(7, $v),
+            8 => $go!(8, $v),
+            9 => $go!(9, $v),
+            10 => $go!(10, $v),
+            11 => $go!(11, $v),
+            _ => $go!(12, $v),
+        }
+    };
+}
+
 /// Window positions per weight-gradient tile, and per forward tile of three or four vectors.
 pub(crate) const MR: usize = 6;
 
@@ -59,7 +89,10 @@ pub(crate) fn tile(
     out: &mut [f32],
 ) {
     let (first, end) = (tile.kernel_rows.start, tile.kernel_rows.end);
-    assert!(first < end, "direct conv: no kernel rows");
+    assert!(
+        first < end && tile.run > 0,
+        "direct conv: no kernel rows or empty rows"
+    );
     let r = end * tile.run;
     let last_window = (end - 1) * tile.row_step + tile.run;
     assert!(
@@ -84,36 +117,11 @@ pub(crate) fn tile(
                 kernel::<$m, $v>(padded, tile, &weight[o0..], pitch, &mut out[o0..])
             };
         }
-        macro_rules! by_rows {
-            ($v:literal) => {
-                match rows {
-                    1 => go!(1, $v),
-                    2 => go!(2, $v),
-                    3 => go!(3, $v),
-                    4 => go!(4, $v),
-                    5 => go!(5, $v),
-                    _ => go!(6, $v),
-                }
-            };
-        }
-        macro_rules! by_rows_wide {
-            ($v:literal) => {
-                match rows {
-                    1..=6 => by_rows!($v),
-                    7 => go!(7, $v),
-                    8 => go!(8, $v),
-                    9 => go!(9, $v),
-                    10 => go!(10, $v),
-                    11 => go!(11, $v),
-                    _ => go!(12, $v),
-                }
-            };
-        }
         match vectors {
-            1 => by_rows_wide!(1),
-            2 => by_rows_wide!(2),
-            3 => by_rows!(3),
-            _ => by_rows!(4),
+            1 => by_rows_wide!(go, rows, 1),
+            2 => by_rows_wide!(go, rows, 2),
+            3 => by_rows!(go, rows, 3),
+            _ => by_rows!(go, rows, 4),
         }
     }
 }
@@ -235,23 +243,11 @@ pub(crate) fn weight_tile(
                 weight_kernel::<$m, $v>(padded, starts, offset, dyt, pitch, dwt)
             };
         }
-        macro_rules! by_rows {
-            ($v:literal) => {
-                match rows {
-                    1 => go!(1, $v),
-                    2 => go!(2, $v),
-                    3 => go!(3, $v),
-                    4 => go!(4, $v),
-                    5 => go!(5, $v),
-                    _ => go!(6, $v),
-                }
-            };
-        }
         match vectors {
-            1 => by_rows!(1),
-            2 => by_rows!(2),
-            3 => by_rows!(3),
-            _ => by_rows!(4),
+            1 => by_rows!(go, rows, 1),
+            2 => by_rows!(go, rows, 2),
+            3 => by_rows!(go, rows, 3),
+            _ => by_rows!(go, rows, 4),
         }
     }
 }
